@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Prepares a Debian 12 host (or the build machine) for building and testing LuksVirt:
+# installs the Debian packages the project needs, then starts virtlogd and libvirtd where no
+# init system manages them, and waits for libvirt's socket. Idempotent; fast when all is there.
+set -euo pipefail
+
+packages=(
+  cryptsetup-bin libcryptsetup12 libcryptsetup-dev
+  libvirt-daemon-system libvirt-clients libvirt-dev
+  qemu-system-x86 qemu-utils ovmf seabios
+  dosfstools mtools fdisk util-linux
+  libssl3 procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
+fi
+
+socket=/run/libvirt/libvirt-sock
+# With systemd as PID 1 the units own the daemons; only start them by hand where nothing does.
+if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
+  systemctl start virtlogd.socket libvirtd.socket libvirtd.service >/dev/null 2>&1 || true
+else
+  pgrep -x virtlogd >/dev/null || virtlogd --daemon
+  if ! pgrep -x libvirtd >/dev/null; then
+    mkdir -p /var/log/libvirt
+    libvirtd --daemon
+  fi
+fi
+
+for _ in $(seq 1 100); do
+  [ -S "$socket" ] && virsh -q -c qemu:///system uri >/dev/null 2>&1 && break
+  sleep 0.1
+done
+if ! [ -S "$socket" ]; then
+  echo "setup: libvirtd did not come up (no $socket); see /var/log/libvirt/" >&2
+  exit 1
+fi
+echo "setup: ready (libvirtd at $socket)"

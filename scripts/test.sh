@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): prepares the host, publishes the NativeAOT binary that the
+# end-to-end tests run, then runs every test against real cryptsetup, libvirtd and QEMU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+dotnet publish src/LuksVirt -c Release -r linux-x64 -o artifacts/bin --nologo -v quiet
+export LUKSVIRT_BIN="$PWD/artifacts/bin/luksvirt"
+
+# Tests that need a service fail (never skip) when it is missing on CI.
+dotnet test tests/LuksVirt.Tests -c Release --nologo \
+  --logger "console;verbosity=normal" --results-directory artifacts/test-results "$@"

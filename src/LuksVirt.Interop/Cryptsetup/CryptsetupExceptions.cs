@@ -1,0 +1,23 @@
+namespace LuksVirt.Cryptsetup;
+
+/// <summary>A libcryptsetup call failed. <see cref="Errno"/> is the positive errno it returned.</summary>
+public class CryptsetupException : IOException
+{
+    public CryptsetupException(string function, int errno, string message) : base(message)
+    {
+        Function = function;
+        Errno = errno;
+    }
+
+    public string Function { get; }
+    public int Errno { get; }
+}
+
+/// <summary>No key slot opened with the given key (libcryptsetup returned -EPERM).</summary>
+public sealed class WrongKeyException(string function, int errno, string message) : CryptsetupException(function, errno, message);
+
+/// <summary>The file or device has no LUKS header.</summary>
+public sealed class NotLuksException(string function, int errno, string message) : CryptsetupException(function, errno, message);
+
+/// <summary>The kernel offers no device-mapper / dm-crypt (as on the build machine).</summary>
+public sealed class DeviceMapperUnavailableException(string function, int errno, string message) : CryptsetupException(function, errno, message);

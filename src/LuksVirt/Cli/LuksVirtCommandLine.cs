@@ -1,0 +1,13 @@
+using System.CommandLine;
+
+namespace LuksVirt.Cli;
+
+/// <summary>The command tree of <c>luksvirt</c>; each command lives in its own file.</summary>
+internal static class LuksVirtCommandLine
+{
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("LuksVirt: unlock LUKS-encrypted disks of libvirt/QEMU guests and start them.");
+        return root;
+    }
+}

@@ -1,0 +1,7 @@
+namespace LuksVirt.Tests;
+
+public sealed class SmokeTests
+{
+    [Fact]
+    public void Interop_assembly_loads() => Assert.Equal("LuksVirt.Interop", typeof(LuksVirt.Secrets.SecretBuffer).Assembly.GetName().Name);
+}

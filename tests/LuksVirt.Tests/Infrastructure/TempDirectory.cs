@@ -11,15 +11,15 @@ public sealed class TempDirectory : IDisposable
     public TempDirectory(string? prefix = null)
     {
         Directory.CreateDirectory(Root);
-        File.SetUnixFileMode(Root, (UnixFileMode)0b111_101_101);
-        Path = System.IO.Path.Combine(Root, $"{prefix ?? "t"}-{Guid.NewGuid():N}"[..Math.Min(40, (prefix?.Length ?? 1) + 33)]);
+        System.IO.File.SetUnixFileMode(Root, (UnixFileMode)0b111_101_101);
+        Path = System.IO.Path.Combine(Root, $"{prefix ?? "t"}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(Path);
-        File.SetUnixFileMode(Path, (UnixFileMode)0b111_101_101);
+        System.IO.File.SetUnixFileMode(Path, (UnixFileMode)0b111_101_101);
     }
 
     public string Path { get; }
 
-    public string File(string name) => System.IO.Path.Combine(Path, name);
+    public string PathOf(string name) => System.IO.Path.Combine(Path, name);
 
     public void Dispose()
     {

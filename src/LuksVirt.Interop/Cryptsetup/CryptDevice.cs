@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using LuksVirt.Secrets;
 
 namespace LuksVirt.Cryptsetup;
@@ -9,92 +10,143 @@ namespace LuksVirt.Cryptsetup;
 /// <see cref="NotLuksException"/>, <see cref="DeviceMapperUnavailableException"/>, else
 /// <see cref="CryptsetupException"/> with the function name and errno.
 /// </summary>
-public sealed class CryptDevice : IDisposable
+/// <remarks>
+/// Not thread-safe: a libcryptsetup context must not be used from two threads at once, so one
+/// <see cref="CryptDevice"/> must not either (callers serialise, e.g. one trial per device at a
+/// time). Separate instances, also on the same container, may run on separate threads in
+/// parallel. The static members are safe from any thread.
+/// </remarks>
+public sealed partial class CryptDevice : IDisposable
 {
     /// <summary>Let libcryptsetup choose the slot (CRYPT_ANY_SLOT).</summary>
     public const int AnySlot = -1;
 
+    private readonly SafeCryptDeviceHandle _handle;
+
+    private CryptDevice(SafeCryptDeviceHandle handle, string devicePath)
+    {
+        _handle = handle;
+        DevicePath = devicePath;
+    }
+
     /// <summary>crypt_init without loading a header (for <see cref="Format"/>).</summary>
-    public static CryptDevice Open(string deviceOrFile) => throw new NotImplementedException();
+    public static CryptDevice Open(string deviceOrFile)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(deviceOrFile);
+        CryptsetupLog.BeginCall();
+        var result = Interop.Cryptsetup.Init(out var handle, deviceOrFile);
+        if (result < 0)
+        {
+            handle.Dispose();
+            throw CryptsetupErrors.Create("crypt_init", result, deviceOrFile);
+        }
 
-    /// <summary>crypt_init + crypt_load(CRYPT_LUKS): LUKS1 or LUKS2, detected.</summary>
-    public static CryptDevice Load(string deviceOrFile) => throw new NotImplementedException();
+        return new CryptDevice(handle, deviceOrFile);
+    }
 
-    /// <summary>True when the file or device carries a LUKS1/LUKS2 header.</summary>
-    public static bool IsLuks(string deviceOrFile) => throw new NotImplementedException();
+    /// <summary>crypt_init + crypt_load(CRYPT_LUKS): LUKS1 or LUKS2, detected. Throws
+    /// <see cref="NotLuksException"/> when the device carries no (valid) LUKS header.</summary>
+    public static CryptDevice Load(string deviceOrFile)
+    {
+        var device = Open(deviceOrFile);
+        var result = device.TryLoad();
+        if (result < 0)
+        {
+            var error = CryptsetupErrors.Create("crypt_load", result, deviceOrFile, CryptCall.HeaderLoad);
+            device.Dispose();
+            throw error;
+        }
 
-    /// <summary>True when a device-mapper mapping of that name is active (crypt_status).</summary>
-    public static bool IsMappingActive(string mappingName) => throw new NotImplementedException();
+        return device;
+    }
 
-    /// <summary>Whether this kernel offers device-mapper with dm-crypt (needed by the dmcrypt backend).</summary>
-    public static bool IsDeviceMapperAvailable => throw new NotImplementedException();
+    /// <summary>True when the file or device carries a LUKS1/LUKS2 header. Throws
+    /// <see cref="CryptsetupException"/> when it cannot be read at all (missing, no access).</summary>
+    public static bool IsLuks(string deviceOrFile)
+    {
+        using var device = Open(deviceOrFile);
+        var result = device.TryLoad();
+        if (result == -CryptsetupErrno.EINVAL)
+        {
+            return false;
+        }
 
-    /// <summary>libcryptsetup's own version string (crypt_get_version... or the soname's).</summary>
-    public static string LibraryVersion => throw new NotImplementedException();
+        if (result < 0)
+        {
+            throw CryptsetupErrors.Create("crypt_load", result, deviceOrFile, CryptCall.HeaderLoad);
+        }
 
-    public string DevicePath => throw new NotImplementedException();
-    public LuksVersion Version => throw new NotImplementedException();
-    public string Uuid => throw new NotImplementedException();
-    public string Cipher => throw new NotImplementedException();
-    public string CipherMode => throw new NotImplementedException();
-    public int VolumeKeyBytes => throw new NotImplementedException();
-    public ulong DataOffsetSectors => throw new NotImplementedException();
+        return true;
+    }
+
+    /// <summary>libcryptsetup's own version: 2.6 has no call for it, so this is the real file
+    /// name behind the soname in use, e.g. "libcryptsetup.so.12.9.0" (Debian's 2.6.1).</summary>
+    public static string LibraryVersion => CryptsetupLibraryFile.FileName;
+
+    /// <summary>The path given to <see cref="Open"/> or <see cref="Load"/>.</summary>
+    public string DevicePath { get; }
+
+    /// <summary>LUKS1 or LUKS2; throws <see cref="InvalidOperationException"/> before format or load.</summary>
+    public LuksVersion Version => ReadString(Interop.Cryptsetup.GetDeviceType(Handle)) switch
+    {
+        Interop.Cryptsetup.TypeLuks1 => LuksVersion.Luks1,
+        Interop.Cryptsetup.TypeLuks2 => LuksVersion.Luks2,
+        var other => throw new InvalidOperationException($"{DevicePath}: not a loaded LUKS context (type {other ?? "none"})"),
+    };
+
+    public string Uuid => ReadString(Interop.Cryptsetup.GetUuid(Handle)) ?? throw NotLoaded();
+
+    /// <summary>Cipher name, e.g. "aes".</summary>
+    public string Cipher => ReadString(Interop.Cryptsetup.GetCipher(Handle)) ?? throw NotLoaded();
+
+    /// <summary>Mode with IV generator, e.g. "xts-plain64".</summary>
+    public string CipherMode => ReadString(Interop.Cryptsetup.GetCipherMode(Handle)) ?? throw NotLoaded();
+
+    public int VolumeKeyBytes
+    {
+        get
+        {
+            var size = Interop.Cryptsetup.GetVolumeKeySize(Handle);
+            return size > 0 ? size : throw NotLoaded();
+        }
+    }
+
+    /// <summary>Where the encrypted data starts, in 512-byte sectors (the header lies before it).</summary>
+    public ulong DataOffsetSectors => Interop.Cryptsetup.GetDataOffset(Handle);
 
     /// <summary>Number of key slots of this format (8 for LUKS1, 32 for LUKS2).</summary>
-    public int KeySlotCount => throw new NotImplementedException();
+    public int KeySlotCount => Interop.Cryptsetup.KeyslotMax(Version == LuksVersion.Luks1 ? Interop.Cryptsetup.TypeLuks1 : Interop.Cryptsetup.TypeLuks2);
 
-    /// <summary>Formats with a fresh random volume key and puts <paramref name="firstKey"/> in
-    /// <paramref name="firstSlot"/> using <see cref="LuksFormatOptions.Pbkdf"/>. Returns the slot.</summary>
-    public int Format(LuksFormatOptions options, ReadOnlySpan<byte> firstKey, int firstSlot = AnySlot) => throw new NotImplementedException();
+    public void Dispose() => _handle.Dispose();
 
-    /// <summary>PBKDF for slots added from now on (crypt_set_pbkdf_type).</summary>
-    public void SetPbkdf(PbkdfSettings settings) => throw new NotImplementedException();
+    private SafeCryptDeviceHandle Handle
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+            return _handle;
+        }
+    }
 
-    /// <summary>Adds <paramref name="newKey"/> authorised by <paramref name="existingKey"/>. Returns the slot.</summary>
-    public int AddKey(ReadOnlySpan<byte> existingKey, ReadOnlySpan<byte> newKey, int slot = AnySlot) => throw new NotImplementedException();
+    /// <summary>"path" or "path, key slot N" for messages.</summary>
+    private string SlotSubject(int slot) => slot == AnySlot ? DevicePath : $"{DevicePath}, key slot {slot}";
 
-    /// <summary>crypt_keyslot_destroy. Does not itself refuse the last slot: callers must.</summary>
-    public void DestroySlot(int slot) => throw new NotImplementedException();
+    private int TryLoad()
+    {
+        CryptsetupLog.BeginCall();
+        return Interop.Cryptsetup.Load(Handle, null, 0);
+    }
 
-    public KeySlotState GetSlotState(int slot) => throw new NotImplementedException();
+    private InvalidOperationException NotLoaded() => new($"{DevicePath}: no LUKS header loaded or formatted in this context");
 
-    public IReadOnlyList<KeySlotState> GetSlotStates() => throw new NotImplementedException();
+    // The library owns the string and may reuse it on the next call: copy at once.
+    private static string? ReadString(nint utf8) => Marshal.PtrToStringUTF8(utf8);
 
-    /// <summary>Tries a key without activating anything (crypt_activate_by_passphrase with a NULL
-    /// name). Returns the slot that opened; throws <see cref="WrongKeyException"/> otherwise.</summary>
-    public int TestKey(ReadOnlySpan<byte> key, int slot = AnySlot) => throw new NotImplementedException();
-
-    /// <summary>Creates /dev/mapper/<paramref name="mappingName"/>. Returns the slot used.</summary>
-    public int Activate(string mappingName, ReadOnlySpan<byte> key, int slot = AnySlot) => throw new NotImplementedException();
-
-    /// <summary>Removes /dev/mapper/<paramref name="mappingName"/>.</summary>
-    public static void Deactivate(string mappingName) => throw new NotImplementedException();
-
-    /// <summary>crypt_header_backup into a file that must not exist yet.</summary>
-    public void BackupHeader(string backupFile) => throw new NotImplementedException();
-
-    /// <summary>crypt_header_restore (no UUID check here: callers compare first).</summary>
-    public void RestoreHeader(string backupFile) => throw new NotImplementedException();
-
-    /// <summary>LUKS2 token JSON, or null when that token is unused.</summary>
-    public string? GetTokenJson(int token) => throw new NotImplementedException();
-
-    /// <summary>Writes LUKS2 token JSON; <paramref name="token"/> -1 picks a free one. Returns its number.</summary>
-    public int SetTokenJson(int token, string json) => throw new NotImplementedException();
-
-    public void RemoveToken(int token) => throw new NotImplementedException();
-
-    /// <summary>Assigns a LUKS2 token to a key slot (crypt_token_assign_keyslot).</summary>
-    public void AssignTokenToSlot(int token, int slot) => throw new NotImplementedException();
-
-    /// <summary>The volume (master) key, unlocked by <paramref name="key"/>.</summary>
-    public SecretBuffer GetVolumeKey(ReadOnlySpan<byte> key, int slot = AnySlot) => throw new NotImplementedException();
-
-    /// <summary>crypt_benchmark: kernel crypto API cipher speed in MiB/s.</summary>
-    public static CipherBenchmarkResult BenchmarkCipher(string cipher, string cipherMode, int volumeKeyBytes, int bufferBytes = 1 << 20) => throw new NotImplementedException();
-
-    /// <summary>crypt_benchmark_pbkdf: iterations (pbkdf2) or cost (argon2) reached in the target time.</summary>
-    public static uint BenchmarkPbkdf(PbkdfSettings settings, int volumeKeyBytes) => throw new NotImplementedException();
-
-    public void Dispose() => throw new NotImplementedException();
+    private static void RequireKey(ReadOnlySpan<byte> key, string parameterName)
+    {
+        if (key.IsEmpty)
+        {
+            throw new ArgumentException("the key is empty", parameterName);
+        }
+    }
 }

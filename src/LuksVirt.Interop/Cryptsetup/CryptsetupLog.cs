@@ -1,0 +1,65 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace LuksVirt.Cryptsetup;
+
+/// <summary>
+/// Replaces libcryptsetup's default logger, which writes to stdout/stderr, with one that keeps
+/// only the ERROR-level lines of the calling thread's current call, for the message of the
+/// exception if that call fails. libcryptsetup logs synchronously on the thread that made the
+/// call, so a thread-static slot attributes every line to the right call without any
+/// per-device state. libcryptsetup never logs key material; NORMAL, VERBOSE and DEBUG lines
+/// (which could describe a device in more detail than an exception needs) are dropped.
+/// </summary>
+internal static unsafe class CryptsetupLog
+{
+    private const int CryptLogError = 1;
+
+    // A failing call logs one to three lines; the cap only guards against a runaway loop.
+    private const int MaxKeptChars = 1024;
+
+    [ThreadStatic]
+    private static string? t_errors;
+
+    // An explicit static constructor (not beforefieldinit) runs before the first BeginCall, so
+    // the logger is in place before any libcryptsetup call that goes through here. With a NULL
+    // device it becomes the default for every context; it stays for the process's lifetime.
+    static CryptsetupLog() => Interop.Cryptsetup.SetLogCallback(0, &OnLog, null);
+
+    /// <summary>Call right before each libcryptsetup function: forgets lines of earlier calls.</summary>
+    internal static void BeginCall() => t_errors = null;
+
+    /// <summary>The ERROR lines logged on this thread since <see cref="BeginCall"/>, or null.</summary>
+    internal static string? TakeErrors()
+    {
+        var errors = t_errors;
+        t_errors = null;
+        return errors;
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static void OnLog(int level, byte* message, void* userPointer)
+    {
+        // Must not throw into C: a plain copy of a valid C string cannot; bad UTF-8 becomes U+FFFD.
+        if (level != CryptLogError || message == null)
+        {
+            return;
+        }
+
+        var line = Marshal.PtrToStringUTF8((nint)message)?.Trim();
+        if (string.IsNullOrEmpty(line))
+        {
+            return;
+        }
+
+        var kept = t_errors;
+        if (kept is null)
+        {
+            t_errors = line;
+        }
+        else if (kept.Length + line.Length < MaxKeptChars)
+        {
+            t_errors = $"{kept} {line}";
+        }
+    }
+}

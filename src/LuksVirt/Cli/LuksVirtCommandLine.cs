@@ -7,7 +7,9 @@ internal static class LuksVirtCommandLine
 {
     public static RootCommand Build()
     {
+        var global = new GlobalOptions();
         var root = new RootCommand("LuksVirt: unlock LUKS-encrypted disks of libvirt/QEMU guests and start them.");
+        global.AddTo(root);
         return root;
     }
 }

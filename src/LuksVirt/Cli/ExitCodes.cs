@@ -1,0 +1,14 @@
+namespace LuksVirt.Cli;
+
+/// <summary>The exit codes of the command-line contract (architecture.md).</summary>
+internal static class ExitCodes
+{
+    /// <summary>All requested work done.</summary>
+    public const int Success = 0;
+
+    /// <summary>Some of it failed; the report says what.</summary>
+    public const int Failure = 1;
+
+    /// <summary>Bad usage or configuration; nothing was changed.</summary>
+    public const int Usage = 2;
+}

@@ -124,7 +124,7 @@ public static class KeyDirectorySource
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                // A link, FIFO or device under a key name is not overwritten, only unlinked.
+                // Zeroing is a bonus on top of the unlink, which must happen regardless.
             }
 
             try

@@ -65,12 +65,18 @@ public static class PosixFile
     /// <summary>
     /// Overwrites a regular file's content with zeros in place and flushes it, so a key dropped on
     /// tmpfs does not linger in the freed pages after the unlink. Opened O_NOFOLLOW|O_NONBLOCK;
-    /// anything but a regular file is left alone. Returns whether it overwrote.
+    /// anything but a regular file is left alone (and a device node is not even opened). Returns
+    /// whether it overwrote.
     /// </summary>
     public static bool OverwriteWithZerosAt(SafeFileHandle directory, string name)
     {
         ArgumentNullException.ThrowIfNull(directory);
         EnsureSingleComponent(name);
+        if (ToStatus(Interop.Libc.LinkStatusAt(directory, name, name)).Type != PosixFileType.Regular)
+        {
+            return false;
+        }
+
         using var file = Interop.Libc.OpenAt(directory, name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, name);
         var status = ToStatus(Interop.Libc.FileStatus(file, name));
         if (status.Type != PosixFileType.Regular)

@@ -207,16 +207,19 @@ public sealed class KeyDirectorySourceTests : IDisposable
     }
 
     [Fact]
-    public void DeleteKeyFiles_unlinks_a_symlink_without_touching_its_target()
+    public async Task DeleteKeyFiles_unlinks_links_fifos_and_devices_without_following_or_blocking()
     {
         var outside = _temp.PathOf("outside.key");
         var content = RandomBytes(64);
         File.WriteAllBytes(outside, content);
         File.CreateSymbolicLink(Path.Combine(_keys, "luks-link.key"), outside);
+        ToolRunner.Run("mkfifo", Path.Combine(_keys, "luks-fifo.key")).EnsureSuccess("mkfifo");
+        ToolRunner.Run("mknod", Path.Combine(_keys, "luks-null.key"), "c", "1", "3").EnsureSuccess("mknod");
 
-        var removed = KeyDirectorySource.DeleteKeyFiles(_keys, ["luks-link.key"]);
+        var removed = await Task.Run(() => KeyDirectorySource.DeleteKeyFiles(_keys, ["luks-link.key", "luks-fifo.key", "luks-null.key"]))
+            .WaitAsync(TimeSpan.FromSeconds(10));
 
-        Assert.Equal(["luks-link.key"], removed);
+        Assert.Equal(["luks-link.key", "luks-fifo.key", "luks-null.key"], removed);
         Assert.Empty(Directory.GetFileSystemEntries(_keys));
         Assert.Equal(content, File.ReadAllBytes(outside));
     }

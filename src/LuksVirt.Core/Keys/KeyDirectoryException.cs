@@ -1,0 +1,14 @@
+namespace LuksVirt.Core.Keys;
+
+/// <summary>The key directory itself is refused: missing, a symbolic link, not a directory, or
+/// open to others. The message names the directory and the fix.</summary>
+public sealed class KeyDirectoryException : IOException
+{
+    public KeyDirectoryException(string directory, string message, Exception? innerException = null)
+        : base(message, innerException)
+    {
+        Directory = directory;
+    }
+
+    public string Directory { get; }
+}

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Security.Cryptography;
 
 namespace LuksVirt.Core.Usb;
 
@@ -36,24 +37,33 @@ internal sealed class DirectoryTreeScanner
         _sector = new byte[boot.BytesPerSector];
     }
 
-    public static List<FatFileEntry> Scan(VolumeReader reader, FatAllocationTable fat, FatBootSector boot, FatReaderLimits limits)
+    /// <summary>Every entry below the root, and the clusters all directories occupy.</summary>
+    public static (List<FatFileEntry> Entries, HashSet<uint> DirectoryClusters) Scan(VolumeReader reader, FatAllocationTable fat, FatBootSector boot, FatReaderLimits limits)
     {
         var scanner = new DirectoryTreeScanner(reader, fat, boot, limits);
-        if (boot.Type == FatType.Fat32)
+        try
         {
-            scanner.ScanClusterDirectory(string.Empty, boot.RootCluster, depth: 0);
-        }
-        else
-        {
-            scanner.ScanFixedRootDirectory();
-        }
+            if (boot.Type == FatType.Fat32)
+            {
+                scanner.ScanClusterDirectory(string.Empty, boot.RootCluster, depth: 0);
+            }
+            else
+            {
+                scanner.ScanFixedRootDirectory();
+            }
 
-        while (scanner._pending.TryDequeue(out var directory))
-        {
-            scanner.ScanClusterDirectory(directory.Path, directory.FirstCluster, directory.Depth);
-        }
+            while (scanner._pending.TryDequeue(out var directory))
+            {
+                scanner.ScanClusterDirectory(directory.Path, directory.FirstCluster, directory.Depth);
+            }
 
-        return scanner._entries;
+            return (scanner._entries, scanner._directoryClusters);
+        }
+        finally
+        {
+            // A damaged directory chain may have led into a key file's clusters.
+            CryptographicOperations.ZeroMemory(scanner._sector);
+        }
     }
 
     private void ScanFixedRootDirectory()

@@ -15,6 +15,9 @@ public sealed class FatVolume
     private readonly FatAllocationTable _fat;
     private readonly FatReaderLimits _limits;
 
+    // Clusters of all directories, from the latest listing: a file cross-linked into one is refused.
+    private HashSet<uint> _directoryClusters = [];
+
     private FatVolume(VolumeReader reader, FatBootSector boot, FatReaderLimits limits)
     {
         _reader = reader;
@@ -56,7 +59,12 @@ public sealed class FatVolume
 
     /// <summary>Every file and directory below the root (not "." and "..", deleted entries or
     /// the volume label), breadth first.</summary>
-    public IReadOnlyList<FatFileEntry> EnumerateEntries() => DirectoryTreeScanner.Scan(_reader, _fat, _boot, _limits);
+    public IReadOnlyList<FatFileEntry> EnumerateEntries()
+    {
+        var (entries, directoryClusters) = DirectoryTreeScanner.Scan(_reader, _fat, _boot, _limits);
+        _directoryClusters = directoryClusters;
+        return entries;
+    }
 
     /// <summary>Every file (no directories) below the root, with its full path.</summary>
     public IReadOnlyList<FatFileEntry> EnumerateFiles() => [.. EnumerateEntries().Where(entry => !entry.IsDirectory)];
@@ -104,6 +112,11 @@ public sealed class FatVolume
                 if (!visited.Add(cluster))
                 {
                     throw new FatFormatException($"the cluster chain of {what} loops back to cluster {cluster}");
+                }
+
+                if (_directoryClusters.Contains(cluster))
+                {
+                    throw new FatFormatException($"{what} shares cluster {cluster} with a directory (cross-linked)");
                 }
 
                 var chunk = Math.Min(_boot.BytesPerCluster, size - written);

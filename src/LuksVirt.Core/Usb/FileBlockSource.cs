@@ -14,32 +14,39 @@ public sealed class FileBlockSource : IBlockSource, IDisposable
     private readonly SafeFileHandle _handle;
     private readonly bool _ownsHandle;
 
-    /// <summary>Reads through <paramref name="handle"/>, which the caller keeps owning unless
-    /// <paramref name="ownsHandle"/>; <paramref name="length"/> is what the caller measured.</summary>
-    public FileBlockSource(SafeFileHandle handle, long length, bool ownsHandle = false)
+    private FileBlockSource(SafeFileHandle handle, long length, bool ownsHandle)
     {
-        ArgumentNullException.ThrowIfNull(handle);
-        ArgumentOutOfRangeException.ThrowIfNegative(length);
         _handle = handle;
         _ownsHandle = ownsHandle;
         Length = length;
     }
 
-    /// <summary>Opens <paramref name="path"/> read-only and measures it (for a block device by
-    /// probing for its last readable byte, since fstat reports 0 there).</summary>
+    /// <summary>Opens <paramref name="path"/> read-only and measures it. The open blocks if the
+    /// path is a FIFO: for a path someone else controls, open it non-blocking and check it first,
+    /// then use <see cref="Open(SafeFileHandle, bool)"/>.</summary>
     public static FileBlockSource Open(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
         try
         {
-            return new FileBlockSource(handle, MeasureLength(handle), ownsHandle: true);
+            return Open(handle, ownsHandle: true);
         }
         catch
         {
             handle.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Reads through a handle the caller opened (e.g. with O_NONBLOCK and checked with
+    /// fstat to be a block device or regular file); the caller keeps owning it unless
+    /// <paramref name="ownsHandle"/>. A block device is measured by probing for its last
+    /// readable byte, since fstat reports 0 there.</summary>
+    public static FileBlockSource Open(SafeFileHandle handle, bool ownsHandle = false)
+    {
+        ArgumentNullException.ThrowIfNull(handle);
+        return new FileBlockSource(handle, MeasureLength(handle), ownsHandle);
     }
 
     public long Length { get; }

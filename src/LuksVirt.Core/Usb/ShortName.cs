@@ -65,7 +65,8 @@ internal static class ShortName
 
             if (b < 0x20 || IsForbidden(b))
             {
-                throw new FatFormatException($"{where}: 8.3 name contains the invalid byte 0x{b:X2}");
+                // The byte itself stays out of the message: a damaged directory may point at a key.
+                throw new FatFormatException($"{where}: 8.3 name contains a control or reserved character");
             }
 
             text.Append(b switch

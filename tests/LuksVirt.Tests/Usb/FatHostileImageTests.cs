@@ -226,6 +226,19 @@ public sealed class FatHostileImageTests(FatImageFixture images)
     }
 
     [Fact]
+    public void A_file_cross_linked_into_a_directory_is_refused()
+    {
+        var (image, source) = Patchable(FatImageFixture.Fat12);
+        var keys = FirstCluster(source, FindSlot(image, "KEYS       "));
+        SetFirstCluster(source, FindSlot(image, "SHORT   KEY"), keys);
+        var volume = FatVolume.Open(source);
+        var file = volume.EnumerateFiles().Single(f => f.Name == "short.key");
+
+        var error = Assert.Throws<FatFormatException>(() => volume.ReadFile(file));
+        Assert.Contains($"file \"short.key\" shares cluster {keys} with a directory", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_truncated_image_is_refused()
     {
         var image = images[FatImageFixture.Fat16];
@@ -324,7 +337,7 @@ public sealed class FatHostileImageTests(FatImageFixture images)
         source[FindSlot(image, "UPPER   KEY") + 2] = 0x07;
 
         var error = Assert.Throws<FatFormatException>(() => FatVolume.Open(source).EnumerateEntries());
-        Assert.Contains("the root directory: 8.3 name contains the invalid byte 0x07", error.Message, StringComparison.Ordinal);
+        Assert.Contains("the root directory: 8.3 name contains a control or reserved character", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -27,6 +27,23 @@ public sealed class FileBlockSourceTests(FatImageFixture images) : IDisposable
     }
 
     [Fact]
+    public void A_handle_the_caller_opened_stays_the_callers()
+    {
+        var image = images[FatImageFixture.Fat12];
+        var path = _directory.PathOf("stick.img");
+        File.WriteAllBytes(path, image.Bytes);
+        using var handle = File.OpenHandle(path);
+
+        using (var source = FileBlockSource.Open(handle))
+        {
+            Assert.Equal(image.Bytes.Length, source.Length);
+            AssertReadsEveryFile(image, source);
+        }
+
+        Assert.False(handle.IsClosed);
+    }
+
+    [Fact]
     public void A_block_device_is_measured_and_read()
     {
         var image = images[FatImageFixture.Fat16];

@@ -71,7 +71,7 @@ public sealed class QemuSystemTests(LibvirtdFixture libvirtd, ITestOutputHelper 
 
         var running = connection.WaitForDomainStateAsync(domain, DomainState.Running, StateTimeout);
         Assert.False(running.IsCompleted);
-        domain.Start();
+        StartOrExplain(domain, guest.Name);
         Assert.Equal(DomainState.Running, await running);
         Assert.Throws<LibvirtOperationInvalidException>(domain.Start);
 
@@ -143,6 +143,20 @@ public sealed class QemuSystemTests(LibvirtdFixture libvirtd, ITestOutputHelper 
             domain.Dispose();
             using var cleanup = libvirtd.Open();
             cleanup.TryLookupDomainByName(name)?.Undefine();
+        }
+    }
+
+    /// <summary>A start that should work but fails gets QEMU's whole log in the test output.</summary>
+    private void StartOrExplain(LibvirtDomain domain, string name)
+    {
+        try
+        {
+            domain.Start();
+        }
+        catch (LibvirtException)
+        {
+            output.WriteLine(LibvirtdFixture.QemuLogOf(name));
+            throw;
         }
     }
 

@@ -35,6 +35,13 @@ public sealed class UnlockState
         return new UnlockState(disks);
     }
 
+    /// <summary>The last opener of a container, unless the container was reformatted since
+    /// (its LUKS UUID changed): a record about another header would only mislead the planner.</summary>
+    public DiskUnlockRecord? LastOpenerOf(string containerPath, Guid? luksUuid) =>
+        _disks.TryGetValue(containerPath, out var record) && (record.LuksUuid is null || luksUuid is null || record.LuksUuid == luksUuid)
+            ? record
+            : null;
+
     public UnlockState Without(string containerPath)
     {
         var disks = new Dictionary<string, DiskUnlockRecord>(_disks, StringComparer.Ordinal);

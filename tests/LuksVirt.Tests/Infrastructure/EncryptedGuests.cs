@@ -89,6 +89,30 @@ public sealed class EncryptedGuests : IDisposable
         return guest;
     }
 
+    /// <summary>Defines a domain whose disk is a block device at <paramref name="devicePath"/>,
+    /// as the classic recipe's guests use a dm-crypt mapping through a link.</summary>
+    public TestGuest DefinePlain(string name, string devicePath)
+    {
+        var xml = $"""
+            <domain type='qemu'>
+              <name>{name}</name>
+              <memory unit='MiB'>64</memory>
+              <os><type arch='x86_64'>hvm</type></os>
+              <devices>
+                <disk type='block' device='disk'>
+                  <driver name='qemu' type='raw'/>
+                  <source dev='{SecurityElement.Escape(devicePath)}'/>
+                  <target dev='vda' bus='virtio'/>
+                </disk>
+              </devices>
+            </domain>
+            """;
+        _connection.DefineDomain(xml).Dispose();
+        var guest = new TestGuest(name, []);
+        _guests.Add(guest);
+        return guest;
+    }
+
     public DomainState StateOf(TestGuest guest)
     {
         using var domain = _connection.LookupDomainByName(guest.Name);

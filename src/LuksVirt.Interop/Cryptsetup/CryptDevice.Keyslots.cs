@@ -94,6 +94,29 @@ public sealed partial class CryptDevice
     /// <summary>crypt_keyslot_status; <see cref="KeySlotState.Invalid"/> for a slot number out of range.</summary>
     public KeySlotState GetSlotState(int slot) => (KeySlotState)Interop.Cryptsetup.KeyslotStatus(Handle, slot);
 
+    /// <summary>The key-derivation cost of an active slot (crypt_keyslot_get_pbkdf): what one
+    /// trial on it costs in time, threads and memory.</summary>
+    public unsafe PbkdfSettings GetSlotPbkdf(int slot)
+    {
+        Interop.Cryptsetup.CryptPbkdfType pbkdf;
+        CryptsetupLog.BeginCall();
+        var result = Interop.Cryptsetup.KeyslotGetPbkdf(Handle, slot, &pbkdf);
+        if (result < 0)
+        {
+            throw CryptsetupErrors.Create("crypt_keyslot_get_pbkdf", result, SlotSubject(slot));
+        }
+
+        var type = System.Runtime.InteropServices.Marshal.PtrToStringUTF8((nint)pbkdf.Type);
+        var kind = type switch
+        {
+            "argon2id" => PbkdfKind.Argon2id,
+            "argon2i" => PbkdfKind.Argon2i,
+            _ => PbkdfKind.Pbkdf2,
+        };
+        var hash = System.Runtime.InteropServices.Marshal.PtrToStringUTF8((nint)pbkdf.Hash) ?? "sha256";
+        return new PbkdfSettings(kind, hash, pbkdf.Iterations, pbkdf.TimeMs, pbkdf.MaxMemoryKb, pbkdf.ParallelThreads);
+    }
+
     /// <summary>The state of every slot, index = slot number.</summary>
     public IReadOnlyList<KeySlotState> GetSlotStates()
     {

@@ -26,6 +26,10 @@ internal static partial class Interop
             byte* newPassphrase,
             nuint newPassphraseSize);
 
+        /// <summary>Fills <paramref name="pbkdf"/> with the slot's cost; its strings belong to the library.</summary>
+        [LibraryImport(Libraries.Cryptsetup, EntryPoint = "crypt_keyslot_get_pbkdf")]
+        internal static unsafe partial int KeyslotGetPbkdf(SafeCryptDeviceHandle cd, int keyslot, CryptPbkdfType* pbkdf);
+
         [LibraryImport(Libraries.Cryptsetup, EntryPoint = "crypt_keyslot_destroy")]
         internal static partial int KeyslotDestroy(SafeCryptDeviceHandle cd, int keyslot);
 

@@ -10,6 +10,8 @@ internal static class LuksVirtCommandLine
         var global = new GlobalOptions();
         var root = new RootCommand("LuksVirt: unlock LUKS-encrypted disks of libvirt/QEMU guests and start them.");
         global.AddTo(root);
+        root.Subcommands.Add(KeysCommand.Create());
+        root.Subcommands.Add(HeaderCommand.Create());
         return root;
     }
 }

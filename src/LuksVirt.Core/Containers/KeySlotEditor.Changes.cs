@@ -19,7 +19,7 @@ public sealed partial class KeySlotEditor
         ArgumentNullException.ThrowIfNull(newKey);
         RequireHolderName(holder);
         using var editLock = AcquireEditLock();
-        var slots = ListSlots();
+        var slots = ListLoadedSlots();
         if (SlotsHeldBy(slots, holder) is [var existing, ..])
         {
             throw new ContainerRefusedException(string.Create(CultureInfo.InvariantCulture,
@@ -60,7 +60,7 @@ public sealed partial class KeySlotEditor
         }
 
         using var editLock = AcquireEditLock();
-        var slots = ListSlots();
+        var slots = ListLoadedSlots();
         var target = slot is { } number ? RequireActiveSlot(slots, number) : SingleSlotOf(slots, holder!);
         var active = slots.Count(s => s.IsActive);
         if (active == 1)
@@ -97,7 +97,7 @@ public sealed partial class KeySlotEditor
         ArgumentNullException.ThrowIfNull(newKey);
         RequireHolderName(holder);
         using var editLock = AcquireEditLock();
-        var slots = ListSlots();
+        var slots = ListLoadedSlots();
         var old = SingleSlotOf(slots, holder);
         var target = FirstFreeSlot(slots, "replace a key (the old key stays valid until the new one is proven)");
         var keyFile = PlanKeyFile(newKey, old.Holder!.Holder, target);
@@ -166,7 +166,7 @@ public sealed partial class KeySlotEditor
         AfterStep(HeaderChangeStep.ForgetHolder);
     }
 
-    private KeySlotInfo RequireActiveSlot(IReadOnlyList<KeySlotInfo> slots, int slot)
+    private KeySlotInfo RequireActiveSlot(List<KeySlotInfo> slots, int slot)
     {
         RequireSlotInRange(slot);
         return slots[slot].IsActive
@@ -175,7 +175,7 @@ public sealed partial class KeySlotEditor
                 $"key slot {slot} of {ContainerPath} is not active, so there is nothing to remove; see 'luksvirt keys list --container {ContainerPath}'"));
     }
 
-    private int RequireFreeSlot(IReadOnlyList<KeySlotInfo> slots, int slot)
+    private int RequireFreeSlot(List<KeySlotInfo> slots, int slot)
     {
         RequireSlotInRange(slot);
         if (slots[slot].State == KeySlotState.Inactive)
@@ -190,7 +190,7 @@ public sealed partial class KeySlotEditor
             $"key slot {slot} of {ContainerPath} is in use{holder}; choose a free slot or leave out --slot ({hint})"));
     }
 
-    private int FirstFreeSlot(IReadOnlyList<KeySlotInfo> slots, string purpose)
+    private int FirstFreeSlot(List<KeySlotInfo> slots, string purpose)
     {
         var free = FreeSlots(slots);
         return free.Count > 0

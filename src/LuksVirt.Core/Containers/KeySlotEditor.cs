@@ -51,8 +51,15 @@ public sealed partial class KeySlotEditor : IDisposable
     /// <summary>Where holder names are kept: "LUKS2 tokens" or the registry file.</summary>
     public string HolderLocation => _holders.Location;
 
-    /// <summary>Every slot with its state and, for active slots, its recorded holder.</summary>
+    /// <summary>Every slot with its state and, for active slots, its recorded holder, as the
+    /// container is now (the header is read again).</summary>
     public IReadOnlyList<KeySlotInfo> ListSlots()
+    {
+        Reload();
+        return ListLoadedSlots();
+    }
+
+    private List<KeySlotInfo> ListLoadedSlots()
     {
         var records = _holders.Read(_device);
         var states = _device.GetSlotStates();
@@ -145,14 +152,14 @@ public sealed partial class KeySlotEditor : IDisposable
         }
     }
 
-    private static List<int> FreeSlots(IReadOnlyList<KeySlotInfo> slots) =>
+    private static List<int> FreeSlots(List<KeySlotInfo> slots) =>
         slots.Where(s => s.State == KeySlotState.Inactive).Select(s => s.Slot).ToList();
 
-    private static List<KeySlotInfo> SlotsHeldBy(IReadOnlyList<KeySlotInfo> slots, string holder) =>
+    private static List<KeySlotInfo> SlotsHeldBy(List<KeySlotInfo> slots, string holder) =>
         slots.Where(s => s.IsActive && string.Equals(s.Holder?.Holder, holder, StringComparison.OrdinalIgnoreCase)).ToList();
 
     /// <summary>The one active slot of <paramref name="holder"/>; refuses none or several.</summary>
-    private KeySlotInfo SingleSlotOf(IReadOnlyList<KeySlotInfo> slots, string holder)
+    private KeySlotInfo SingleSlotOf(List<KeySlotInfo> slots, string holder)
     {
         var held = SlotsHeldBy(slots, holder);
         return held.Count switch

@@ -15,6 +15,8 @@ namespace LuksVirt.Core.Containers;
 /// </summary>
 public sealed partial class KeySlotEditor : IDisposable
 {
+    private const string EditLockFileName = "keyslots.lock";
+
     private static readonly TimeSpan EditLockTimeout = TimeSpan.FromSeconds(30);
 
     private readonly KeySlotEditorOptions _options;
@@ -103,7 +105,7 @@ public sealed partial class KeySlotEditor : IDisposable
 
     private FileLock AcquireEditLock()
     {
-        var editLock = FileLock.Acquire(Path.Combine(_options.LockDirectory, $"keyslots-{_uuid}.lock"), EditLockTimeout);
+        var editLock = FileLock.Acquire(Path.Combine(_options.LockDirectory, EditLockFileName), EditLockTimeout);
         try
         {
             // Another run may have changed the header between Open and the lock: work on what is there now.

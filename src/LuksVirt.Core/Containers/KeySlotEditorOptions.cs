@@ -10,8 +10,9 @@ public sealed record KeySlotEditorOptions
     /// <summary>Holder registry for LUKS1 containers (LUKS2 keeps holders in tokens).</summary>
     public string RegistryPath { get; init; } = DefaultRegistryPath;
 
-    /// <summary>Where the per-container edit lock (<c>keyslots-UUID.lock</c>) is taken, so two
-    /// runs never interleave their changes and rollbacks on one container.</summary>
+    /// <summary>Where the edit lock (<c>keyslots.lock</c>) is taken, so two runs never interleave
+    /// their changes and rollbacks. One lock for the host: slot changes are rare and short, and a
+    /// lock file per container would pile up.</summary>
     public string LockDirectory { get; init; } = DefaultLockDirectory;
 
     /// <summary>Called after every <see cref="HeaderChangeStep"/>; tests use it (through

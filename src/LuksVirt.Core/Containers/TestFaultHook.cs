@@ -57,6 +57,6 @@ public static class TestFaultHook
 
         return HeaderChangeSteps.TryParse(value, out var step)
             ? step
-            : throw new ArgumentException($"{variable}={value}: unknown step; expected one of {string.Join(", ", Enum.GetValues<HeaderChangeStep>().Select(HeaderChangeSteps.NameOf))}");
+            : throw new ContainerRefusedException($"{variable}={value}: unknown step; expected one of {string.Join(", ", Enum.GetValues<HeaderChangeStep>().Select(HeaderChangeSteps.NameOf))}");
     }
 }

@@ -1,5 +1,3 @@
-using LuksVirt.Cryptsetup;
-
 namespace LuksVirt.Core.Containers;
 
 /// <summary>What kind of secret a slot holds, as recorded when LuksVirt enrolled it.</summary>
@@ -35,15 +33,3 @@ public static class HolderKeyKinds
 
 /// <summary>Who holds the key of one slot. Holds no secret: the name is for people and logs.</summary>
 public sealed record HolderRecord(string Holder, HolderKeyKind Kind, DateTimeOffset? Created);
-
-/// <summary>One key slot of a container as <c>keys list</c> shows it.</summary>
-public sealed record KeySlotInfo(int Slot, KeySlotState State, HolderRecord? Holder)
-{
-    public bool IsActive => KeySlots.IsActive(State);
-}
-
-internal static class KeySlots
-{
-    public static bool IsActive(KeySlotState state) =>
-        state is KeySlotState.Active or KeySlotState.ActiveLast;
-}

@@ -25,6 +25,13 @@ if ((${#missing[@]})); then
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
 fi
 
+# Without udevd nothing applies Debian's rule for /dev/kvm (root:kvm 0660). Left root-only,
+# libvirt finds KVM "no longer usable" at every call and re-probes QEMU's capabilities for
+# seconds each time (seen: 30-60 s per `virsh define`).
+if [ -c /dev/kvm ] && getent group kvm >/dev/null && [ "$(stat -c %G:%a /dev/kvm)" != kvm:660 ]; then
+  chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
+fi
+
 socket=/run/libvirt/libvirt-sock
 # With systemd as PID 1 the units own the daemons; only start them by hand where nothing does.
 if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then

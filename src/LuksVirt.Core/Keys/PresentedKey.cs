@@ -21,7 +21,7 @@ public sealed class PresentedKey : IDisposable
         Holder = holder;
         SlotHint = slotHint;
         Source = source;
-        Key = key;
+        Secret = key;
     }
 
     public string Holder { get; }
@@ -30,11 +30,11 @@ public sealed class PresentedKey : IDisposable
 
     public string Source { get; }
 
-    public SecretBuffer Key { get; }
+    public SecretBuffer Secret { get; }
 
     public override string ToString() => SlotHint is { } slot
         ? $"{Holder} (slot hint {slot}, {Source})"
         : $"{Holder} ({Source})";
 
-    public void Dispose() => Key.Dispose();
+    public void Dispose() => Secret.Dispose();
 }

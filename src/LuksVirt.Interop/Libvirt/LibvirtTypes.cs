@@ -38,4 +38,18 @@ public enum SecretUsageType
     Vtpm = 5,
 }
 
-public readonly record struct DomainLifecycleEvent(string DomainName, Guid DomainUuid, DomainLifecycleEventKind Kind, int Detail);
+public readonly record struct DomainLifecycleEvent(string DomainName, Guid DomainUuid, DomainLifecycleEventKind Kind, int Detail)
+{
+    /// <summary>The state the domain is in after this event, as libvirt's drivers set it before
+    /// they emit the event; null for events that do not change the run state (define, undefine).</summary>
+    public DomainState? ResultingState => Kind switch
+    {
+        DomainLifecycleEventKind.Started or DomainLifecycleEventKind.Resumed => DomainState.Running,
+        DomainLifecycleEventKind.Suspended => DomainState.Paused,
+        DomainLifecycleEventKind.Stopped => DomainState.Shutoff,
+        DomainLifecycleEventKind.Shutdown => DomainState.ShuttingDown,
+        DomainLifecycleEventKind.Crashed => DomainState.Crashed,
+        DomainLifecycleEventKind.PMSuspended => DomainState.PMSuspended,
+        _ => null,
+    };
+}

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LuksVirt.Core.State;
 
 namespace LuksVirt.Cli;
 
@@ -28,8 +29,16 @@ internal sealed class GlobalOptions
         Recursive = true,
     };
 
+    public Option<string> State { get; } = new("--state")
+    {
+        Description = "state file: which holder opened which disk last (names only, never keys)",
+        DefaultValueFactory = _ => UnlockStateStore.DefaultPath,
+        Recursive = true,
+    };
+
     public void AddTo(RootCommand root)
     {
+        root.Options.Add(State);
         root.Options.Add(Connect);
         root.Options.Add(Config);
         root.Options.Add(Log);

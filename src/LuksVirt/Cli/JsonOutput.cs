@@ -1,6 +1,10 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
+using LuksVirt.Core.Doctor;
+using LuksVirt.Core.Lock;
+using LuksVirt.Core.Status;
+using LuksVirt.Core.Unlock;
 
 namespace LuksVirt.Cli;
 
@@ -10,7 +14,10 @@ namespace LuksVirt.Cli;
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     UseStringEnumConverter = true,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
-[JsonSerializable(typeof(string[]))]
+[JsonSerializable(typeof(DoctorReport))]
+[JsonSerializable(typeof(UnlockReport))]
+[JsonSerializable(typeof(StatusReport))]
+[JsonSerializable(typeof(LockReport))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;
 
 internal static class JsonOutput

@@ -10,6 +10,10 @@ internal static class LuksVirtCommandLine
         var global = new GlobalOptions();
         var root = new RootCommand("LuksVirt: unlock LUKS-encrypted disks of libvirt/QEMU guests and start them.");
         global.AddTo(root);
+        root.Subcommands.Add(UnlockCommand.Create(global));
+        root.Subcommands.Add(LockCommand.Create(global));
+        root.Subcommands.Add(StatusCommand.Create(global));
+        root.Subcommands.Add(DoctorCommand.Create(global));
         root.Subcommands.Add(KeysCommand.Create());
         root.Subcommands.Add(HeaderCommand.Create());
         return root;

@@ -33,10 +33,10 @@ public sealed class KeyDirectorySourceTests : IDisposable
         Assert.Equal("alice", first.Holder);
         Assert.Equal(1, first.SlotHint);
         Assert.Equal($"dir:{_keys}/luks-alice.1.key", first.Source);
-        AssertSameBytes(alice, first.Key);
+        AssertSameBytes(alice, first.Secret);
         Assert.Equal("bob", result.Keys[1].Holder);
         Assert.Null(result.Keys[1].SlotHint);
-        AssertSameBytes(bob, result.Keys[1].Key);
+        AssertSameBytes(bob, result.Keys[1].Secret);
         Assert.Equal(["luks-alice.1.key", "luks-bob.key"], result.KeyFileNames);
     }
 
@@ -48,7 +48,7 @@ public sealed class KeyDirectorySourceTests : IDisposable
 
         using var result = KeyDirectorySource.Read(_keys);
 
-        AssertSameBytes(content, Assert.Single(result.Keys).Key);
+        AssertSameBytes(content, Assert.Single(result.Keys).Secret);
     }
 
     [Fact]
@@ -60,7 +60,7 @@ public sealed class KeyDirectorySourceTests : IDisposable
 
         using var result = KeyDirectorySource.Read(_keys);
 
-        AssertSameBytes(limit, Assert.Single(result.Keys).Key);
+        AssertSameBytes(limit, Assert.Single(result.Keys).Secret);
         Assert.Contains("empty", Reason(result, "luks-empty.key"), StringComparison.Ordinal);
         Assert.Contains("larger than 8192 bytes", Reason(result, "luks-big.key"), StringComparison.Ordinal);
     }
@@ -90,7 +90,7 @@ public sealed class KeyDirectorySourceTests : IDisposable
         using var result = await Task.Run(() => KeyDirectorySource.Read(_keys)).WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.Contains("FIFO", Reason(result, "luks-fifo.key"), StringComparison.Ordinal);
-        AssertSameBytes(good, Assert.Single(result.Keys).Key);
+        AssertSameBytes(good, Assert.Single(result.Keys).Secret);
     }
 
     [Fact]
@@ -136,7 +136,7 @@ public sealed class KeyDirectorySourceTests : IDisposable
 
         using var result = KeyDirectorySource.Read(_keys);
 
-        AssertSameBytes(other, Assert.Single(result.Keys).Key);
+        AssertSameBytes(other, Assert.Single(result.Keys).Secret);
         Assert.Contains("ambiguous", Reason(result, "LUKS-A.KEY"), StringComparison.Ordinal);
         Assert.Contains("ambiguous", Reason(result, "luks-a.key"), StringComparison.Ordinal);
     }

@@ -1,0 +1,180 @@
+using System.Text.Json;
+
+namespace LuksVirt.Core.State;
+
+/// <param name="Warning">Set when the file could not be used and an empty state was returned instead.</param>
+public sealed record UnlockStateLoadResult(UnlockState State, string? Warning);
+
+/// <summary>
+/// The state file (default <c>/var/lib/luksvirt/state.json</c>): which holder and slot last opened
+/// each container, and when. It holds no secret. A missing file is an empty state; a corrupt one
+/// is moved aside to <c>FILE.corrupt</c> for the administrator and an empty state is used, since
+/// this record must never stand between a user and their guests. Saving replaces the file
+/// atomically, so a crash leaves either the old or the new state.
+/// </summary>
+public sealed class UnlockStateStore
+{
+    public const string DefaultPath = "/var/lib/luksvirt/state.json";
+
+    public const string CorruptSuffix = ".corrupt";
+
+    /// <summary>Far beyond any real host; a bigger file is not ours.</summary>
+    public const int MaxFileBytes = 4 * 1024 * 1024;
+
+    private const UnixFileMode FileMode0600 = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    private const UnixFileMode DirectoryMode0700 = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    public UnlockStateStore(string path = DefaultPath)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        FilePath = Path.GetFullPath(path);
+    }
+
+    public string FilePath { get; }
+
+    public string CorruptFilePath => FilePath + CorruptSuffix;
+
+    public UnlockStateLoadResult Load()
+    {
+        byte[] bytes;
+        try
+        {
+            using var stream = new FileStream(FilePath, FileMode.Open, FileAccess.Read, FileShare.Read);
+            if (stream.Length > MaxFileBytes)
+            {
+                return SetAsideCorrupt($"it is {stream.Length} bytes, more than {MaxFileBytes}");
+            }
+
+            bytes = new byte[stream.Length];
+            stream.ReadExactly(bytes);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return new UnlockStateLoadResult(UnlockState.Empty, Warning: null);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return new UnlockStateLoadResult(UnlockState.Empty, $"cannot read the state file {FilePath} ({e.Message}); starting with an empty state");
+        }
+
+        UnlockStateDocument? document;
+        try
+        {
+            document = JsonSerializer.Deserialize(bytes, UnlockStateJsonContext.Default.UnlockStateDocument);
+        }
+        catch (JsonException e)
+        {
+            return SetAsideCorrupt($"not valid JSON: {e.Message}");
+        }
+
+        var problem = ToState(document, out var state);
+        return problem is null ? new UnlockStateLoadResult(state, Warning: null) : SetAsideCorrupt(problem);
+    }
+
+    public void Save(UnlockState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var document = new UnlockStateDocument
+        {
+            Version = UnlockStateDocument.CurrentVersion,
+            Disks = state.Disks.Values
+                .OrderBy(d => d.ContainerPath, StringComparer.Ordinal)
+                .Select(d => new UnlockStateDocumentDisk
+                {
+                    Container = d.ContainerPath,
+                    LuksUuid = d.LuksUuid,
+                    Holder = d.Holder,
+                    Slot = d.Slot,
+                    OpenedAtUtc = d.OpenedAtUtc.ToUniversalTime(),
+                })
+                .ToList(),
+        };
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(document, UnlockStateJsonContext.Default.UnlockStateDocument);
+
+        var directory = Path.GetDirectoryName(FilePath)!;
+        Directory.CreateDirectory(directory, DirectoryMode0700);
+
+        // Same directory, so that rename(2) is atomic; a fresh name with O_EXCL, so that nothing
+        // planted there (a symlink, an old file) is ever written through.
+        var temporary = Path.Combine(directory, $".{Path.GetFileName(FilePath)}.{Guid.NewGuid():N}.tmp");
+        var renamed = false;
+        try
+        {
+            var options = new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                Share = FileShare.None,
+                UnixCreateMode = FileMode0600,
+            };
+            using (var stream = new FileStream(temporary, options))
+            {
+                stream.Write(bytes);
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Move(temporary, FilePath, overwrite: true);
+            renamed = true;
+        }
+        finally
+        {
+            if (!renamed)
+            {
+                File.Delete(temporary);
+            }
+        }
+    }
+
+    private UnlockStateLoadResult SetAsideCorrupt(string reason)
+    {
+        string kept;
+        try
+        {
+            File.Move(FilePath, CorruptFilePath, overwrite: true);
+            kept = $"kept as {CorruptFilePath}";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            kept = $"could not be moved to {CorruptFilePath} ({e.Message})";
+        }
+
+        return new UnlockStateLoadResult(UnlockState.Empty, $"the state file {FilePath} is corrupt ({reason}); it was {kept}; starting with an empty state");
+    }
+
+    /// <summary>Null when the document is a valid state, else what is wrong with it.</summary>
+    private static string? ToState(UnlockStateDocument? document, out UnlockState state)
+    {
+        state = UnlockState.Empty;
+        if (document is null)
+        {
+            return "it holds JSON null";
+        }
+
+        if (document.Version != UnlockStateDocument.CurrentVersion)
+        {
+            return $"version {document.Version} is not {UnlockStateDocument.CurrentVersion}";
+        }
+
+        if (document.Disks is null)
+        {
+            return "it has no \"disks\" list";
+        }
+
+        foreach (var disk in document.Disks)
+        {
+            if (disk is null || string.IsNullOrEmpty(disk.Container) || disk.Slot is not >= 0 || disk.OpenedAtUtc is null)
+            {
+                return "a disk entry lacks its container, slot or time";
+            }
+
+            if (state.Disks.ContainsKey(disk.Container))
+            {
+                return $"container '{disk.Container}' is listed twice";
+            }
+
+            state = state.With(new DiskUnlockRecord(disk.Container, disk.LuksUuid, disk.Holder, disk.Slot.Value, disk.OpenedAtUtc.Value));
+        }
+
+        return null;
+    }
+}

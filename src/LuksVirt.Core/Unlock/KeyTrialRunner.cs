@@ -1,0 +1,175 @@
+using LuksVirt.Cryptsetup;
+
+namespace LuksVirt.Core.Unlock;
+
+/// <summary>The trials planned for one container.</summary>
+public sealed record DiskTrials(string ContainerPath, IReadOnlyList<KeyTrial> Trials);
+
+/// <summary>What the trials found for one container: the trial that opened it (null when none
+/// did), how many key derivations were spent, and the last error other than a wrong key.</summary>
+public sealed record DiskTrialOutcome(string ContainerPath, KeyTrial? Opened, int Derivations, string? Error);
+
+/// <summary>
+/// Runs key trials in parallel across disks, one key derivation per trial, on at most
+/// <c>maxParallel</c> threads. A disk's own trials run one after another in planned order, so a
+/// correct first guess costs exactly one derivation, and a disk stops as soon as one trial opens
+/// it. libcryptsetup contexts are not thread-safe: every trial loads its own.
+/// </summary>
+public sealed class KeyTrialRunner
+{
+    private readonly int _maxParallel;
+    private readonly Action<string>? _log;
+
+    public KeyTrialRunner(int maxParallel, Action<string>? log = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxParallel, 1);
+        _maxParallel = maxParallel;
+        _log = log;
+    }
+
+    public async Task<IReadOnlyList<DiskTrialOutcome>> RunAsync(IReadOnlyList<DiskTrials> disks, CancellationToken cancellationToken)
+    {
+        var queue = new TrialQueue(disks);
+        using var wakeOnCancel = cancellationToken.Register(queue.WakeAll);
+        var workers = Enumerable.Range(0, Math.Min(_maxParallel, Math.Max(1, disks.Count)))
+            .Select(_ => Task.Factory.StartNew(
+                () => Work(queue, cancellationToken),
+                cancellationToken,
+                TaskCreationOptions.LongRunning, // key derivation blocks a thread in native code
+                TaskScheduler.Default))
+            .ToList();
+        await Task.WhenAll(workers).ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        return queue.Outcomes();
+    }
+
+    private void Work(TrialQueue queue, CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested && queue.TryTake(cancellationToken, out var disk, out var trial))
+        {
+            var result = Try(disk.ContainerPath, trial);
+            queue.Complete(disk, trial, result);
+        }
+    }
+
+    private TrialResult Try(string containerPath, KeyTrial trial)
+    {
+        try
+        {
+            using var device = CryptDevice.Load(containerPath);
+            device.TestKey(trial.Key.Secret.Span, trial.Slot);
+            _log?.Invoke($"{containerPath}: slot {trial.Slot} opened by key of holder '{trial.Key.Holder}' ({trial.Reason})");
+            return TrialResult.Opened;
+        }
+        catch (WrongKeyException)
+        {
+            return TrialResult.WrongKey;
+        }
+        catch (CryptsetupException e)
+        {
+            // Not a key problem (header unreadable, device gone): further trials cannot help.
+            return TrialResult.Failed(e.Message);
+        }
+    }
+
+    private sealed record TrialResult(bool IsOpened, string? Error)
+    {
+        public static readonly TrialResult Opened = new(true, null);
+        public static readonly TrialResult WrongKey = new(false, null);
+
+        public static TrialResult Failed(string error) => new(false, error);
+    }
+
+    /// <summary>Which trial runs next: the disk with the fewest trials so far that has none in
+    /// flight, so every disk gets its (likely right) first trial early.</summary>
+    private sealed class TrialQueue
+    {
+        private readonly object _gate = new();
+        private readonly List<DiskState> _disks;
+
+        public TrialQueue(IReadOnlyList<DiskTrials> disks) => _disks = disks.Select(d => new DiskState(d)).ToList();
+
+        public bool TryTake(CancellationToken cancellationToken, out DiskTrials disk, out KeyTrial trial)
+        {
+            lock (_gate)
+            {
+                while (!cancellationToken.IsCancellationRequested)
+                {
+                    var next = _disks
+                        .Where(d => d.CanStartTrial)
+                        .OrderBy(d => d.Started)
+                        .FirstOrDefault();
+                    if (next is not null)
+                    {
+                        disk = next.Disk;
+                        trial = next.Disk.Trials[next.Started++];
+                        next.InFlight = true;
+                        return true;
+                    }
+
+                    if (!_disks.Any(d => d.InFlight))
+                    {
+                        break;
+                    }
+
+                    // Another worker's trial may end a disk or free it for its next trial.
+                    Monitor.Wait(_gate);
+                }
+
+                disk = null!;
+                trial = null!;
+                return false;
+            }
+        }
+
+        public void WakeAll()
+        {
+            lock (_gate)
+            {
+                Monitor.PulseAll(_gate);
+            }
+        }
+
+        public void Complete(DiskTrials disk, KeyTrial trial, TrialResult result)
+        {
+            lock (_gate)
+            {
+                var state = _disks.First(d => d.Disk == disk);
+                state.InFlight = false;
+                state.Derivations++;
+                if (result.IsOpened)
+                {
+                    state.Opened = trial;
+                }
+                else if (result.Error is not null)
+                {
+                    state.Error = result.Error;
+                    state.Abandoned = true;
+                }
+
+                Monitor.PulseAll(_gate);
+            }
+        }
+
+        public List<DiskTrialOutcome> Outcomes()
+        {
+            lock (_gate)
+            {
+                return _disks.Select(d => new DiskTrialOutcome(d.Disk.ContainerPath, d.Opened, d.Derivations, d.Error)).ToList();
+            }
+        }
+
+        private sealed class DiskState(DiskTrials disk)
+        {
+            public DiskTrials Disk { get; } = disk;
+            public int Started { get; set; }
+            public int Derivations { get; set; }
+            public bool InFlight { get; set; }
+            public bool Abandoned { get; set; }
+            public KeyTrial? Opened { get; set; }
+            public string? Error { get; set; }
+
+            public bool CanStartTrial => !InFlight && Opened is null && !Abandoned && Started < Disk.Trials.Count;
+        }
+    }
+}

@@ -1,0 +1,74 @@
+using LuksVirt.Core.Inventory;
+
+namespace LuksVirt.Core.Unlock;
+
+public enum DiskOutcome
+{
+    /// <summary>Opened by this run (or, with --dry-run, proven to open).</summary>
+    Opened,
+
+    /// <summary>Already open before this run (a live dm-crypt mapping).</summary>
+    AlreadyOpen,
+
+    /// <summary>The guest runs, so QEMU holds the key; nothing to do.</summary>
+    InUse,
+
+    /// <summary>No presented key opened it.</summary>
+    NoKey,
+
+    /// <summary>A key opens it, but it was not activated because another disk of its guest has no key.</summary>
+    LeftClosed,
+
+    /// <summary>Opened, then closed again because its guest could not start.</summary>
+    ClosedAgain,
+
+    /// <summary>Refused before any trial (not LUKS, wrong format for the backend, no device-mapper...).</summary>
+    Refused,
+
+    /// <summary>Activation or another step failed.</summary>
+    Failed,
+}
+
+public enum GuestOutcome
+{
+    Started,
+    AlreadyRunning,
+    WouldStart,
+    NotStarted,
+    Failed,
+}
+
+/// <summary>One disk in the report: never a key, only who opened it through which slot.</summary>
+public sealed record DiskReport(
+    string Container,
+    DiskBackend Backend,
+    DiskOutcome Outcome,
+    string? Holder = null,
+    int? Slot = null,
+    int Derivations = 0,
+    string? Message = null);
+
+public sealed record GuestReport(
+    string Name,
+    string StateBefore,
+    string StateAfter,
+    GuestOutcome Outcome,
+    IReadOnlyList<DiskReport> Disks,
+    string? Message = null);
+
+public sealed record RejectedKeyReport(string Name, string Reason);
+
+public sealed record KeysReport(int Presented, IReadOnlyList<RejectedKeyReport> Rejected, IReadOnlyList<string> Ignored, bool Deleted);
+
+public sealed record UnlockTotals(int KeyDerivations, long WallMilliseconds, int GuestsRunning, int GuestsInScope);
+
+public sealed record UnlockReport(
+    bool DryRun,
+    IReadOnlyList<GuestReport> Guests,
+    KeysReport Keys,
+    UnlockTotals Totals,
+    IReadOnlyList<string> Problems)
+{
+    /// <summary>Exit code 0 only when every guest in scope runs (or would, in a dry run).</summary>
+    public bool AllGuestsRunning => Problems.Count == 0 && Guests.All(g => g.Outcome is GuestOutcome.Started or GuestOutcome.AlreadyRunning or GuestOutcome.WouldStart);
+}

@@ -1,0 +1,204 @@
+using System.Diagnostics;
+using LuksVirt.Core.Activation;
+using LuksVirt.Core.Inventory;
+using LuksVirt.Core.Keys;
+using LuksVirt.Core.Logging;
+using LuksVirt.Core.State;
+using LuksVirt.Cryptsetup;
+using LuksVirt.Libvirt;
+
+namespace LuksVirt.Core.Unlock;
+
+/// <summary>
+/// The main job: for every guest in scope that is not running, find which presented key opens
+/// each of its disks (trials first, nothing activated yet), then only for guests whose disks
+/// ALL open: hand the disks over (secret or mapping), start the guest, wait until it runs, and
+/// remove what is no longer needed. A guest that cannot start is rolled back; the others go on.
+/// </summary>
+public sealed class UnlockRunner(UnlockOptions options, ActivityLog log)
+{
+    public async Task<UnlockReport> RunAsync(KeySet keys, KeysReport keysReport, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        var clock = Stopwatch.StartNew();
+        using var connection = LibvirtConnection.Open(options.ConnectUri);
+        var inventory = LiveInventory.Load(connection, options.ConfigPath, options.VmNames, log);
+        var stateStore = new UnlockStateStore(options.StatePath);
+        var loaded = stateStore.Load();
+        if (loaded.Warning is not null)
+        {
+            log.Warning(loaded.Warning);
+        }
+
+        var state = loaded.State;
+        log.Info($"unlock: {inventory.Guests.Count} guest(s) in scope, {keys.Count} key(s) presented{(options.DryRun ? ", dry run" : "")}");
+
+        var plans = inventory.Guests.Select(g => GuestPlan.Create(connection, g, keys, state, log)).ToList();
+        var trialTargets = plans.SelectMany(p => p.DisksNeedingKeys).ToList();
+        var runner = new KeyTrialRunner(options.MaxParallelTrials, log.Info);
+        var outcomes = trialTargets.Count == 0
+            ? []
+            : await runner.RunAsync(trialTargets.Select(d => d.Trials).ToList(), cancellationToken).ConfigureAwait(false);
+        for (var i = 0; i < trialTargets.Count; i++)
+        {
+            trialTargets[i].Outcome = outcomes[i];
+        }
+
+        var starter = new GuestStarter(connection, options.StartTimeout);
+        var native = new NativeSecretActivator(connection);
+        var dmcrypt = new DmCryptActivator(HypervisorAccount.FromQemuConf());
+        var reports = new List<GuestReport>();
+        foreach (var plan in plans)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var report = await FinishGuestAsync(plan, starter, native, dmcrypt, cancellationToken).ConfigureAwait(false);
+            reports.Add(report);
+            if (!options.DryRun)
+            {
+                state = RecordOpeners(plan, report, state);
+            }
+        }
+
+        if (!options.DryRun)
+        {
+            stateStore.Save(state);
+        }
+
+        var derivations = trialTargets.Sum(d => d.Outcome?.Derivations ?? 0);
+        var running = reports.Count(r => r.Outcome is GuestOutcome.Started or GuestOutcome.AlreadyRunning);
+        log.Info($"unlock done: {running}/{reports.Count} guest(s) running, {derivations} key derivation(s), {clock.ElapsedMilliseconds} ms");
+        return new UnlockReport(options.DryRun, reports, keysReport,
+            new UnlockTotals(derivations, clock.ElapsedMilliseconds, running, reports.Count), inventory.Problems);
+    }
+
+    private async Task<GuestReport> FinishGuestAsync(GuestPlan plan, GuestStarter starter, NativeSecretActivator native, DmCryptActivator dmcrypt, CancellationToken cancellationToken)
+    {
+        var guest = plan.Guest;
+        if (plan.Domain is null)
+        {
+            return plan.Report(GuestOutcome.Failed, plan.StateBefore, plan.Problem);
+        }
+
+        if (plan.IsRunning)
+        {
+            log.Info($"{guest.Name}: already {plan.StateBefore}, nothing to do");
+            return plan.Report(GuestOutcome.AlreadyRunning, plan.StateBefore);
+        }
+
+        var missing = plan.Disks.Where(d => !d.CanBeOpened).ToList();
+        if (missing.Count > 0)
+        {
+            var why = string.Join("; ", missing.Select(d => $"{d.Disk.ContainerPath}: {d.Message ?? "no presented key opens it"}"));
+            log.Warning($"{guest.Name}: not started, not every disk can be opened ({why})");
+            foreach (var disk in plan.Disks.Where(d => d.CanBeOpened && d.OpenedByThisRun))
+            {
+                disk.Final = DiskOutcome.LeftClosed;
+                disk.Message = "a key opens it, but it stays closed because the guest cannot start";
+            }
+
+            return plan.Report(GuestOutcome.NotStarted, plan.StateBefore, "not every disk can be opened: " + why);
+        }
+
+        if (options.DryRun)
+        {
+            log.Info($"{guest.Name}: dry run, every disk opens; would start");
+            return plan.Report(GuestOutcome.WouldStart, plan.StateBefore);
+        }
+
+        var activated = new List<DiskPlan>();
+        try
+        {
+            foreach (var disk in plan.Disks.Where(d => d.OpenedByThisRun))
+            {
+                Activate(disk, native, dmcrypt);
+                activated.Add(disk);
+            }
+
+            var failure = await starter.StartAsync(plan.Domain, cancellationToken).ConfigureAwait(false);
+            if (failure is not null)
+            {
+                log.Error($"{guest.Name}: start failed: {failure}");
+                RollBack(plan, activated, native, dmcrypt);
+                return plan.Report(GuestOutcome.Failed, plan.Domain.State.ToString(), "start failed: " + failure);
+            }
+        }
+        catch (Exception e) when (e is ActivationException or LibvirtException or CryptsetupException or IOException or OperationCanceledException)
+        {
+            log.Error($"{guest.Name}: {e.Message}");
+            RollBack(plan, activated, native, dmcrypt);
+            if (e is OperationCanceledException)
+            {
+                throw;
+            }
+
+            return plan.Report(GuestOutcome.Failed, plan.StateBefore, e.Message);
+        }
+
+        // QEMU now holds the keys of native disks; nothing of them stays in libvirt.
+        foreach (var disk in activated.Where(d => d.Disk.Backend == DiskBackend.Native))
+        {
+            native.Remove(disk.Disk.SecretUuid!.Value);
+        }
+
+        log.Notice($"{guest.Name}: running");
+        return plan.Report(GuestOutcome.Started, plan.Domain.State.ToString());
+    }
+
+    private void Activate(DiskPlan disk, NativeSecretActivator native, DmCryptActivator dmcrypt)
+    {
+        var opener = disk.Outcome!.Opened!;
+        if (disk.Disk.Backend == DiskBackend.Native)
+        {
+            native.Provide(disk.Disk, opener.Key.Secret);
+            log.Info($"{disk.Disk.ContainerPath}: key handed to libvirt secret {disk.Disk.SecretUuid} (ephemeral, private)");
+        }
+        else
+        {
+            dmcrypt.Open(disk.Disk, opener.Key.Secret, opener.Slot);
+            log.Info($"{disk.Disk.ContainerPath}: opened as {DmCryptActivator.DevicePath(disk.Disk)}, linked at {disk.Disk.LinkPath}");
+        }
+    }
+
+    /// <summary>Undo this run's activations for a guest that could not start.</summary>
+    private void RollBack(GuestPlan plan, List<DiskPlan> activated, NativeSecretActivator native, DmCryptActivator dmcrypt)
+    {
+        foreach (var disk in activated)
+        {
+            try
+            {
+                if (disk.Disk.Backend == DiskBackend.Native)
+                {
+                    native.Remove(disk.Disk.SecretUuid!.Value);
+                }
+                else
+                {
+                    DmCryptActivator.Close(disk.Disk);
+                }
+
+                disk.Final = DiskOutcome.ClosedAgain;
+            }
+            catch (Exception e) when (e is LibvirtException or CryptsetupException or IOException)
+            {
+                log.Error($"{plan.Guest.Name}: rollback of {disk.Disk.ContainerPath} failed: {e.Message}");
+                disk.Final = DiskOutcome.Failed;
+                disk.Message = "rollback failed: " + e.Message;
+            }
+        }
+    }
+
+    private static UnlockState RecordOpeners(GuestPlan plan, GuestReport report, UnlockState state)
+    {
+        if (report.Outcome != GuestOutcome.Started)
+        {
+            return state;
+        }
+
+        foreach (var disk in plan.Disks.Where(d => d.OpenedByThisRun))
+        {
+            var opener = disk.Outcome!.Opened!;
+            state = state.With(new DiskUnlockRecord(disk.Disk.ContainerPath, disk.Uuid, opener.Key.Holder, opener.Slot, DateTimeOffset.UtcNow));
+        }
+
+        return state;
+    }
+}

@@ -1,0 +1,77 @@
+using System.CommandLine;
+using LuksVirt.Core.Inventory;
+using LuksVirt.Core.Logging;
+using LuksVirt.Core.Status;
+using LuksVirt.Libvirt;
+using Spectre.Console;
+
+namespace LuksVirt.Cli;
+
+/// <summary><c>luksvirt status</c>: every inventory guest and whether its disks are locked.</summary>
+internal static class StatusCommand
+{
+    public static Command Create(GlobalOptions global)
+    {
+        var json = new Option<bool>("--json") { Description = "print the report as JSON" };
+        var command = new Command("status", "show every encrypted guest, its state and whether its disks are locked");
+        command.Options.Add(json);
+        command.SetAction(parse =>
+        {
+            using var log = new ActivityLog(null, Console.Error);
+            StatusReport report;
+            try
+            {
+                report = new StatusReporter(parse.GetValue(global.Connect)!, parse.GetValue(global.Config), parse.GetValue(global.State)!, log).Run();
+            }
+            catch (Exception e) when (e is ConfigurationException or UnknownGuestException)
+            {
+                log.Error(e.Message);
+                return ExitCodes.Usage;
+            }
+            catch (LibvirtException e)
+            {
+                log.Error($"libvirt: {e.Message}; is libvirtd running? (systemctl start libvirtd)");
+                return ExitCodes.Failure;
+            }
+
+            if (parse.GetValue(json))
+            {
+                JsonOutput.Write(report, CliJsonContext.Default.StatusReport);
+            }
+            else
+            {
+                Render(report);
+            }
+
+            return report.Problems.Count == 0 ? ExitCodes.Success : ExitCodes.Failure;
+        });
+        return command;
+    }
+
+    private static void Render(StatusReport report)
+    {
+        var table = new Table().AddColumns("guest", "state", "autostart", "disk", "backend", "lock state", "last opened by");
+        foreach (var guest in report.Guests)
+        {
+            var first = true;
+            foreach (var disk in guest.Disks)
+            {
+                table.AddRow(
+                    first ? Markup.Escape(guest.Name) : "",
+                    first ? Markup.Escape(guest.State) : "",
+                    first ? (guest.Autostart ? "[red]on[/]" : "off") : "",
+                    Markup.Escape(disk.Container),
+                    disk.Backend.ToString().ToLowerInvariant(),
+                    disk.State.ToString(),
+                    disk.LastOpenedBy is null ? "" : Markup.Escape($"{disk.LastOpenedBy}/{disk.LastSlot} at {disk.LastOpenedAt:u}"));
+                first = false;
+            }
+        }
+
+        AnsiConsole.Write(table);
+        foreach (var problem in report.Problems)
+        {
+            AnsiConsole.MarkupLine($"[red]problem:[/] {Markup.Escape(problem)}");
+        }
+    }
+}

@@ -1,0 +1,104 @@
+using LuksVirt.Cryptsetup;
+using LuksVirt.Libc;
+using LuksVirt.Secrets;
+
+namespace LuksVirt.Core.Containers;
+
+public sealed partial class KeySlotEditor
+{
+    /// <summary>
+    /// Runs <paramref name="change"/> with an in-memory copy of the header taken first. If any step
+    /// throws, the copy is written back and verified (byte-identical, and the authorising key
+    /// opens), then what lives outside the header is undone: holder registry entries, and the key
+    /// file written for a slot that no longer exists. The copy is zeroed when this returns.
+    /// </summary>
+    private T RunChange<T>(SecretBuffer authorisingKey, Func<PendingChange, T> change)
+    {
+        using var snapshot = HeaderSnapshot.Take(ContainerPath, HeaderBytes);
+        var pending = new PendingChange();
+        try
+        {
+            AfterStep(HeaderChangeStep.HeaderSnapshot);
+            return change(pending);
+        }
+        catch (Exception error) when (error is not OutOfMemoryException)
+        {
+            throw RollBack(snapshot, authorisingKey, pending, error);
+        }
+    }
+
+    // Catches everything on purpose: whatever breaks the rollback, the administrator must get the
+    // rescue copy and the original error, not a new exception.
+    private SlotChangeFailedException RollBack(HeaderSnapshot snapshot, SecretBuffer authorisingKey, PendingChange pending, Exception error)
+    {
+        var failure = $"{ContainerPath}: the key slot change failed: {error.Message}";
+        _device.Dispose();
+        try
+        {
+            snapshot.RestoreToContainer();
+            _device = CryptDevice.Load(ContainerPath);
+            _device.TestKey(authorisingKey.Span);
+        }
+        catch (Exception rollbackError)
+        {
+            var rescue = snapshot.SaveForRescue(_uuid);
+            var saved = rescue is null
+                ? " No copy of the old header could be saved."
+                : $" The header as it was before the change is saved in {rescue} (RAM only, gone at reboot): check the container, restore it if needed with 'luksvirt header restore --container {ContainerPath} --file {rescue} --yes', then delete it.";
+            var kept = pending.KeyFile is null ? string.Empty : $" The new key file {pending.KeyFile} was kept: it may be the key that opens the container now.";
+            return new SlotChangeFailedException($"{failure}. ROLLBACK FAILED: {rollbackError.Message}.{saved}{kept}", error, RollbackOutcome.Failed, rescue);
+        }
+
+        // The header is as before; now the parts that live outside it.
+        var leftovers = new List<string>();
+        for (var i = pending.UndoOutsideHeader.Count - 1; i >= 0; i--)
+        {
+            try
+            {
+                pending.UndoOutsideHeader[i]();
+            }
+            catch (Exception undoError)
+            {
+                leftovers.Add($"the holder registry {HolderLocation} could not be put back ({undoError.Message}); 'luksvirt keys list' shows active slots only, so a stale entry does no harm");
+            }
+        }
+
+        if (pending.KeyFile is { } keyFile && !TryDeleteKeyFile(keyFile, out var reason))
+        {
+            leftovers.Add($"the key file {keyFile} opens nothing now but could not be deleted ({reason}); delete it");
+        }
+
+        var rest = leftovers.Count == 0 ? string.Empty : " However: " + string.Join("; ", leftovers) + ".";
+        return new SlotChangeFailedException(
+            $"{failure}. Rolled back: the header is byte-identical to before the change and the authorising key opens it.{rest}",
+            error, RollbackOutcome.Verified, null);
+    }
+
+    /// <summary>Zeroes and unlinks a key file this run created.</summary>
+    private static bool TryDeleteKeyFile(string path, out string? reason)
+    {
+        try
+        {
+            using var directory = PosixFile.OpenDirectoryNoFollow(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            var name = Path.GetFileName(path);
+            PosixFile.OverwriteWithZerosAt(directory, name);
+            PosixFile.UnlinkAt(directory, name);
+            reason = null;
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            reason = e.Message;
+            return false;
+        }
+    }
+
+    /// <summary>What a change did so far outside the header, for the rollback.</summary>
+    private sealed class PendingChange
+    {
+        /// <summary>The key file this run created (O_EXCL, so it is ours to delete).</summary>
+        public string? KeyFile { get; set; }
+
+        public List<Action> UndoOutsideHeader { get; } = [];
+    }
+}

@@ -1,0 +1,70 @@
+using LuksVirt.Core.Containers;
+using LuksVirt.Cryptsetup;
+using LuksVirt.Libc;
+using LuksVirt.Secrets;
+
+namespace LuksVirt.Cli;
+
+/// <summary>
+/// What the keys and header commands share: reading the authorising key, and turning every
+/// refusal or failure into one message on standard error (plus a JSON error with --json) and the
+/// contract's exit code: 2 when the request was refused and nothing changed, 1 when it failed.
+/// </summary>
+internal static class ContainerCommandRunner
+{
+    public static int Run(bool json, Func<int> command)
+    {
+        try
+        {
+            return command();
+        }
+        catch (ContainerRefusedException e)
+        {
+            return Fail(json, ExitCodes.Usage, e.Message);
+        }
+        catch (WrongKeyException e)
+        {
+            return Fail(json, ExitCodes.Failure, $"{e.Message}; check the key given with --key-file. Nothing was changed.");
+        }
+        catch (SlotChangeFailedException e)
+        {
+            return Fail(json, ExitCodes.Failure, e.Message, e.Rollback == RollbackOutcome.Verified ? "verified" : "failed", e.RescueFile);
+        }
+        catch (TimeoutException e)
+        {
+            return Fail(json, ExitCodes.Failure, e.Message);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return Fail(json, ExitCodes.Failure, e.Message);
+        }
+    }
+
+    /// <summary>A usage mistake found before any work: exit 2.</summary>
+    public static int Refuse(bool json, string message) => Fail(json, ExitCodes.Usage, message);
+
+    /// <summary><c>--key-file FILE</c> (no links, regular files only) or <c>--key-file -</c> (standard input, to its end).</summary>
+    public static SecretBuffer ReadKey(string keyFile)
+    {
+        // No core dumps and no ptrace by non-root from here on: key bytes are about to be in memory.
+        ProcessHardening.DisableDumping();
+        if (keyFile != "-")
+        {
+            return KeyInput.ReadFile(keyFile);
+        }
+
+        using var input = Console.OpenStandardInput();
+        return KeyInput.ReadToEnd(input);
+    }
+
+    private static int Fail(bool json, int exitCode, string message, string? rollback = null, string? rescueFile = null)
+    {
+        Console.Error.WriteLine($"luksvirt: {message}");
+        if (json)
+        {
+            JsonOutput.Write(new CommandErrorReport(message, exitCode, rollback, rescueFile), KeysJsonContext.Default.CommandErrorReport);
+        }
+
+        return exitCode;
+    }
+}

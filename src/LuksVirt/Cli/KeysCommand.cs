@@ -1,0 +1,334 @@
+using System.CommandLine;
+using System.Globalization;
+using LuksVirt.Core.Containers;
+using LuksVirt.Cryptsetup;
+using LuksVirt.Secrets;
+using Spectre.Console;
+
+namespace LuksVirt.Cli;
+
+/// <summary>
+/// <c>luksvirt keys list|add|remove|replace --container PATH</c>: key slots with named holders.
+/// The work is done by <see cref="KeySlotEditor"/>; this file only reads options and prints.
+/// </summary>
+internal static class KeysCommand
+{
+    public static Command Create()
+    {
+        var keys = new Command("keys", "List, add, remove and replace the key slots of a LUKS container, each with a named holder.");
+        keys.Subcommands.Add(CreateList());
+        keys.Subcommands.Add(CreateAdd());
+        keys.Subcommands.Add(CreateRemove());
+        keys.Subcommands.Add(CreateReplace());
+        return keys;
+    }
+
+    private static Command CreateList()
+    {
+        var options = new CommonOptions();
+        var command = new Command("list", "Show the key slots of a container and who holds each key.");
+        options.AddTo(command, withKeyFile: false);
+        command.SetAction(parse =>
+        {
+            var json = parse.GetValue(options.Json);
+            return ContainerCommandRunner.Run(json, () =>
+            {
+                if (options.MissingContainer(parse) is { } refusal)
+                {
+                    return ContainerCommandRunner.Refuse(json, refusal);
+                }
+
+                using var editor = KeySlotEditor.Open(parse.GetValue(options.Container)!, options.EditorOptions(parse));
+                var slots = editor.ListSlots();
+                if (json)
+                {
+                    JsonOutput.Write(ToReport(editor, slots), KeysJsonContext.Default.KeysListReport);
+                }
+                else
+                {
+                    PrintSlots(editor, slots);
+                }
+
+                return ExitCodes.Success;
+            });
+        });
+        return command;
+    }
+
+    private static Command CreateAdd()
+    {
+        var options = new CommonOptions();
+        var newKey = new NewKeyOptions();
+        var holder = new Option<string?>("--holder") { Description = "name of who gets the new key (A-Z a-z 0-9 _ -; required)" };
+        var slot = new Option<int?>("--slot") { Description = "key slot for the new key (default: the lowest free one)" };
+        var command = new Command("add", "Enrol a new key for a named holder, authorised by any key that opens the container.");
+        options.AddTo(command, withKeyFile: true);
+        command.Options.Add(holder);
+        command.Options.Add(slot);
+        newKey.AddTo(command);
+        command.SetAction(parse =>
+        {
+            var json = parse.GetValue(options.Json);
+            return ContainerCommandRunner.Run(json, () =>
+            {
+                var name = parse.GetValue(holder);
+                var refusal = options.MissingContainer(parse) ?? options.MissingKeyFile(parse)
+                    ?? (string.IsNullOrEmpty(name) ? "keys add needs --holder NAME: who gets the new key" : null)
+                    ?? newKey.Check(parse, options);
+                if (refusal is not null)
+                {
+                    return ContainerCommandRunner.Refuse(json, refusal);
+                }
+
+                using var editor = KeySlotEditor.Open(parse.GetValue(options.Container)!, options.EditorOptions(parse));
+                using var authorisingKey = ContainerCommandRunner.ReadKey(parse.GetValue(options.KeyFile)!);
+                using var passphrase = newKey.ReadPassphrase(parse);
+                var change = editor.Add(authorisingKey, name!, newKey.Describe(parse, passphrase), parse.GetValue(slot));
+                return Report("add", change, json);
+            });
+        });
+        return command;
+    }
+
+    private static Command CreateRemove()
+    {
+        var options = new CommonOptions();
+        var holder = new Option<string?>("--holder") { Description = "remove the key slot of this holder" };
+        var slot = new Option<int?>("--slot") { Description = "remove this key slot" };
+        var command = new Command("remove",
+            "Destroy one key slot, chosen by holder or number. Authorise with a key of another slot; the last active slot is never removed.");
+        options.AddTo(command, withKeyFile: true);
+        command.Options.Add(holder);
+        command.Options.Add(slot);
+        command.SetAction(parse =>
+        {
+            var json = parse.GetValue(options.Json);
+            return ContainerCommandRunner.Run(json, () =>
+            {
+                var name = parse.GetValue(holder);
+                var number = parse.GetValue(slot);
+                var refusal = options.MissingContainer(parse) ?? options.MissingKeyFile(parse)
+                    ?? ((name is null) == (number is null) ? "keys remove needs exactly one of --holder NAME or --slot N" : null);
+                if (refusal is not null)
+                {
+                    return ContainerCommandRunner.Refuse(json, refusal);
+                }
+
+                using var editor = KeySlotEditor.Open(parse.GetValue(options.Container)!, options.EditorOptions(parse));
+                using var authorisingKey = ContainerCommandRunner.ReadKey(parse.GetValue(options.KeyFile)!);
+                var change = editor.Remove(authorisingKey, name, number);
+                return Report("remove", change, json);
+            });
+        });
+        return command;
+    }
+
+    private static Command CreateReplace()
+    {
+        var options = new CommonOptions();
+        var newKey = new NewKeyOptions();
+        var holder = new Option<string?>("--holder") { Description = "whose key to replace (required)" };
+        var command = new Command("replace",
+            "Give a holder a new key: enrol it in a free slot, prove it opens, then destroy the old slot. Needs a free slot.");
+        options.AddTo(command, withKeyFile: true);
+        command.Options.Add(holder);
+        newKey.AddTo(command);
+        command.SetAction(parse =>
+        {
+            var json = parse.GetValue(options.Json);
+            return ContainerCommandRunner.Run(json, () =>
+            {
+                var name = parse.GetValue(holder);
+                var refusal = options.MissingContainer(parse) ?? options.MissingKeyFile(parse)
+                    ?? (string.IsNullOrEmpty(name) ? "keys replace needs --holder NAME: whose key to replace" : null)
+                    ?? newKey.Check(parse, options);
+                if (refusal is not null)
+                {
+                    return ContainerCommandRunner.Refuse(json, refusal);
+                }
+
+                using var editor = KeySlotEditor.Open(parse.GetValue(options.Container)!, options.EditorOptions(parse));
+                using var authorisingKey = ContainerCommandRunner.ReadKey(parse.GetValue(options.KeyFile)!);
+                using var passphrase = newKey.ReadPassphrase(parse);
+                var change = editor.Replace(authorisingKey, name!, newKey.Describe(parse, passphrase));
+                return Report("replace", change, json);
+            });
+        });
+        return command;
+    }
+
+    private static int Report(string action, KeySlotChange change, bool json)
+    {
+        if (json)
+        {
+            JsonOutput.Write(new KeysChangeReport(action, change.Container, change.Holder, change.AddedSlot, change.RemovedSlot, change.KeyFile),
+                KeysJsonContext.Default.KeysChangeReport);
+            return ExitCodes.Success;
+        }
+
+        var holder = Markup.Escape(change.Holder ?? "(no recorded holder)");
+        var container = Markup.Escape(change.Container);
+        if (change.AddedSlot is { } added)
+        {
+            AnsiConsole.MarkupLine(string.Create(CultureInfo.InvariantCulture, $"[green]Added[/] key slot {added} of {container} for [bold]{holder}[/]."));
+        }
+
+        if (change.RemovedSlot is { } removed)
+        {
+            AnsiConsole.MarkupLine(string.Create(CultureInfo.InvariantCulture, $"[yellow]Removed[/] key slot {removed} of {container} ({holder})."));
+        }
+
+        if (change.KeyFile is { } keyFile)
+        {
+            AnsiConsole.MarkupLine($"The new key is in [bold]{Markup.Escape(keyFile)}[/] (0600): hand it to its holder and do not keep it on this host.");
+        }
+
+        return ExitCodes.Success;
+    }
+
+    private static KeysListReport ToReport(KeySlotEditor editor, IReadOnlyList<KeySlotInfo> slots) => new(
+        editor.ContainerPath,
+        editor.Uuid,
+        VersionName(editor.Version),
+        editor.HolderLocation,
+        slots.Where(s => s.IsActive).Select(s => new KeySlotReport(s.Slot, "active", s.Holder?.Holder, KindName(s.Holder), s.Holder?.Created)).ToArray(),
+        slots.Where(s => s.State == KeySlotState.Inactive).Select(s => s.Slot).ToArray());
+
+    private static void PrintSlots(KeySlotEditor editor, IReadOnlyList<KeySlotInfo> slots)
+    {
+        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(editor.ContainerPath)}[/]: {VersionName(editor.Version)}, UUID {Markup.Escape(editor.Uuid)}; holders in {Markup.Escape(editor.HolderLocation)}");
+        var table = new Table().AddColumn("Slot").AddColumn("Holder").AddColumn("Key").AddColumn("Added (UTC)");
+        foreach (var slot in slots.Where(s => s.IsActive))
+        {
+            table.AddRow(
+                slot.Slot.ToString(CultureInfo.InvariantCulture),
+                slot.Holder is { } record ? Markup.Escape(record.Holder) : "[grey](no holder recorded)[/]",
+                Markup.Escape(KindName(slot.Holder) ?? string.Empty),
+                Markup.Escape(slot.Holder?.Created?.UtcDateTime.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) ?? string.Empty));
+        }
+
+        AnsiConsole.Write(table);
+        var free = slots.Where(s => s.State == KeySlotState.Inactive).Select(s => s.Slot).ToList();
+        AnsiConsole.MarkupLine(free.Count == 0 ? "[yellow]No free key slot.[/]" : $"Free key slots: {Markup.Escape(DescribeRanges(free))}");
+    }
+
+    private static string? KindName(HolderRecord? record) => record is null ? null : HolderKeyKinds.NameOf(record.Kind);
+
+    private static string VersionName(LuksVersion version) => version == LuksVersion.Luks1 ? "LUKS1" : "LUKS2";
+
+    /// <summary>"2-7, 9" for 2,3,4,5,6,7,9.</summary>
+    private static string DescribeRanges(List<int> sorted)
+    {
+        var parts = new List<string>();
+        for (var i = 0; i < sorted.Count; i++)
+        {
+            var start = sorted[i];
+            while (i + 1 < sorted.Count && sorted[i + 1] == sorted[i] + 1)
+            {
+                i++;
+            }
+
+            parts.Add(start == sorted[i] ? start.ToString(CultureInfo.InvariantCulture) : string.Create(CultureInfo.InvariantCulture, $"{start}-{sorted[i]}"));
+        }
+
+        return string.Join(", ", parts);
+    }
+
+    /// <summary>Options every keys subcommand takes.</summary>
+    private sealed class CommonOptions
+    {
+        public Option<string?> Container { get; } = new("--container") { Description = "the LUKS container: image file or block device (required)" };
+
+        public Option<string?> KeyFile { get; } = new("--key-file")
+        {
+            Description = "a key that opens the container, to authorise the change: a regular file (links are not followed), or - for standard input (required)",
+        };
+
+        public Option<string> Registry { get; } = new("--registry")
+        {
+            Description = "holder registry for LUKS1 containers (LUKS2 keeps holders in its header)",
+            DefaultValueFactory = _ => KeySlotEditorOptions.DefaultRegistryPath,
+        };
+
+        public Option<bool> Json { get; } = new("--json") { Description = "print a JSON report" };
+
+        public void AddTo(Command command, bool withKeyFile)
+        {
+            command.Options.Add(Container);
+            if (withKeyFile)
+            {
+                command.Options.Add(KeyFile);
+            }
+
+            command.Options.Add(Registry);
+            command.Options.Add(Json);
+        }
+
+        public string? MissingContainer(ParseResult parse) =>
+            string.IsNullOrEmpty(parse.GetValue(Container)) ? "give the container with --container PATH (image file or block device)" : null;
+
+        public string? MissingKeyFile(ParseResult parse) =>
+            string.IsNullOrEmpty(parse.GetValue(KeyFile)) ? "give a key that opens the container with --key-file FILE (or --key-file - to read it from standard input)" : null;
+
+        public KeySlotEditorOptions EditorOptions(ParseResult parse) => new()
+        {
+            RegistryPath = parse.GetValue(Registry)!,
+            AfterStep = TestFaultHook.FromEnvironment(),
+        };
+    }
+
+    /// <summary>Where the new key of add/replace comes from: generated into --keys-out, or --passphrase.</summary>
+    private sealed class NewKeyOptions
+    {
+        private readonly Option<string?> _keysOut = new("--keys-out")
+        {
+            Description = "directory the generated key is written to, as luks-HOLDER.SLOT.key (0600, never overwritten)",
+        };
+
+        private readonly Option<bool> _passphrase = new("--passphrase")
+        {
+            Description = "enrol a passphrase instead: typed twice without echo (or the first line of standard input when it is not a terminal)",
+        };
+
+        private readonly Option<uint?> _iterationTime = new("--iter-time")
+        {
+            Description = "milliseconds of key derivation per passphrase attempt (default 2000; only with --passphrase)",
+        };
+
+        public void AddTo(Command command)
+        {
+            command.Options.Add(_keysOut);
+            command.Options.Add(_passphrase);
+            command.Options.Add(_iterationTime);
+        }
+
+        public string? Check(ParseResult parse, CommonOptions common)
+        {
+            var keysOut = parse.GetValue(_keysOut);
+            var passphrase = parse.GetValue(_passphrase);
+            if (string.IsNullOrEmpty(keysOut) == !passphrase)
+            {
+                return "say where the new key comes from: --keys-out DIR (LuksVirt generates a key and writes it there) or --passphrase (a passphrase you type), not both";
+            }
+
+            if (parse.GetValue(_iterationTime) is { } time && (!passphrase || time == 0))
+            {
+                return "--iter-time applies only to --passphrase and must be at least 1 ms (generated keys use a minimal cost: they have full entropy)";
+            }
+
+            if (passphrase && !TerminalInput.IsInteractive && parse.GetValue(common.KeyFile) == "-")
+            {
+                return "--key-file - and --passphrase would both read standard input; give the authorising key in a file";
+            }
+
+            return null;
+        }
+
+        /// <summary>The passphrase to enrol, or null for a generated key.</summary>
+        public SecretBuffer? ReadPassphrase(ParseResult parse) => parse.GetValue(_passphrase) ? TerminalInput.ReadNewPassphrase() : null;
+
+        public NewKey Describe(ParseResult parse, SecretBuffer? passphrase) => passphrase is null
+            ? NewKey.Generated(parse.GetValue(_keysOut)!)
+            : NewKey.FromPassphrase(passphrase, parse.GetValue(_iterationTime) ?? NewKey.DefaultIterationTimeMs);
+    }
+}

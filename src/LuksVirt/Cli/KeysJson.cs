@@ -1,0 +1,33 @@
+using System.Text.Json.Serialization;
+
+namespace LuksVirt.Cli;
+
+/// <summary>One slot in <c>keys list --json</c>; holder, key and created only for recorded holders.</summary>
+internal sealed record KeySlotReport(int Slot, string State, string? Holder, string? Key, DateTimeOffset? Created);
+
+internal sealed record KeysListReport(string Container, string Uuid, string Version, string Holders, KeySlotReport[] Slots, int[] FreeSlots);
+
+/// <summary><c>keys add|remove|replace --json</c>.</summary>
+internal sealed record KeysChangeReport(string Action, string Container, string? Holder, int? AddedSlot, int? RemovedSlot, string? KeyFile);
+
+/// <param name="KeyCheckedSlot">Slot the key opened in the backup; null when the key check was skipped.</param>
+internal sealed record HeaderBackupReport(string Container, string File, string Uuid, string Version, long Bytes, bool KeyChecked, int? KeyCheckedSlot);
+
+internal sealed record HeaderRestoreReport(string Container, string File, string Uuid, string Version, bool KeyChecked, int? KeyCheckedSlot);
+
+/// <summary>What a refused or failed keys/header command prints with <c>--json</c>.</summary>
+/// <param name="Rollback">"verified" or "failed" when a change was undone.</param>
+internal sealed record CommandErrorReport(string Error, int ExitCode, string? Rollback, string? RescueFile);
+
+/// <summary>Source-generated serializers for the keys and header commands (NativeAOT).</summary>
+[JsonSourceGenerationOptions(
+    WriteIndented = true,
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    UseStringEnumConverter = true,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(KeysListReport))]
+[JsonSerializable(typeof(KeysChangeReport))]
+[JsonSerializable(typeof(HeaderBackupReport))]
+[JsonSerializable(typeof(HeaderRestoreReport))]
+[JsonSerializable(typeof(CommandErrorReport))]
+internal sealed partial class KeysJsonContext : JsonSerializerContext;

@@ -5,8 +5,15 @@ namespace LuksVirt;
 
 internal static class Program
 {
-    // System.CommandLine's own SIGINT/SIGTERM handling would end the process after a grace
-    // period, possibly before keys are zeroed; commands install their own handlers instead.
-    private static int Main(string[] args) =>
-        LuksVirtCommandLine.Build().Parse(args).Invoke(new InvocationConfiguration { ProcessTerminationTimeout = null });
+    private static int Main(string[] args)
+    {
+        var parse = LuksVirtCommandLine.Build().Parse(args);
+
+        // System.CommandLine's own SIGINT/SIGTERM handling would end the process after a grace
+        // period, possibly before keys are zeroed; commands install their own handlers instead.
+        var exitCode = parse.Invoke(new InvocationConfiguration { ProcessTerminationTimeout = null });
+
+        // It prints usage errors itself, but exits 1 for them; the contract says 2.
+        return parse.Errors.Count > 0 ? ExitCodes.Usage : exitCode;
+    }
 }

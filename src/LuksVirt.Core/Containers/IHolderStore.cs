@@ -20,3 +20,10 @@ internal interface IHolderStore
 
     void Forget(CryptDevice device, int slot);
 }
+
+internal static class HolderStores
+{
+    /// <summary>LUKS2 keeps holders in its header; LUKS1 in the registry file.</summary>
+    public static IHolderStore For(LuksVersion version, string registryPath) =>
+        version == LuksVersion.Luks2 ? new LuksTokenHolders() : new HolderRegistry(registryPath);
+}

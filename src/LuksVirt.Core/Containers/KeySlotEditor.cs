@@ -32,7 +32,7 @@ public sealed partial class KeySlotEditor : IDisposable
         _uuid = device.Uuid;
         Version = device.Version;
         SlotCount = device.KeySlotCount;
-        _holders = Version == LuksVersion.Luks2 ? new LuksTokenHolders() : new HolderRegistry(options.RegistryPath);
+        _holders = HolderStores.For(Version, options.RegistryPath);
     }
 
     /// <summary>Loads the container; <see cref="ContainerRefusedException"/> when it is missing or not LUKS.</summary>

@@ -1,3 +1,4 @@
+using LuksVirt.Core.Containers;
 using LuksVirt.Core.Inventory;
 using LuksVirt.Core.Keys;
 using LuksVirt.Core.Logging;
@@ -64,7 +65,7 @@ internal sealed class GuestPlan : IDisposable
 
     public IEnumerable<DiskPlan> DisksNeedingKeys => Domain is null || IsRunning ? [] : Disks.Where(d => d.NeedsKey);
 
-    public static GuestPlan Create(LibvirtConnection connection, Guest guest, KeySet keys, UnlockState state, ActivityLog log)
+    public static GuestPlan Create(LibvirtConnection connection, Guest guest, KeySet keys, UnlockState state, string holderRegistryPath, ActivityLog log)
     {
         var disks = guest.Disks.Select(d => new DiskPlan(d)).ToList();
         LibvirtDomain? domain;
@@ -94,14 +95,14 @@ internal sealed class GuestPlan : IDisposable
                 continue;
             }
 
-            Preflight(disk, keys, state);
+            Preflight(disk, keys, state, holderRegistryPath, log);
         }
 
         return plan;
     }
 
     /// <summary>Everything that can be refused before a key derivation is spent.</summary>
-    private static void Preflight(DiskPlan disk, KeySet keys, UnlockState state)
+    private static void Preflight(DiskPlan disk, KeySet keys, UnlockState state, string holderRegistryPath, ActivityLog log)
     {
         var spec = disk.Disk;
         if (spec.Backend == DiskBackend.DmCrypt && IsMappingOpen(spec))
@@ -138,7 +139,9 @@ internal sealed class GuestPlan : IDisposable
                 .Select(s => s.slot)
                 .ToList();
             var last = state.LastOpenerOf(spec.ContainerPath, disk.Uuid) is { Holder: { } holder } record ? (holder, record.Slot) : ((string, int)?)null;
-            disk.Trials = new DiskTrials(spec.ContainerPath, TrialPlanner.Plan(keys, activeSlots, last));
+            var registered = ReadHolders(device, holderRegistryPath, log);
+            var costs = activeSlots.ToDictionary(s => s, s => CostOf(device.GetSlotPbkdf(s)));
+            disk.Trials = new DiskTrials(spec.ContainerPath, TrialPlanner.Plan(keys, activeSlots, last, registered), costs);
         }
         catch (NotLuksException)
         {
@@ -149,6 +152,25 @@ internal sealed class GuestPlan : IDisposable
             Refuse(disk, "cannot read the LUKS header: " + e.Message);
         }
     }
+
+    /// <summary>Who holds which slot, as the container records it; a registry that cannot be read
+    /// only costs the planner a hint, so it is logged, not fatal.</summary>
+    private static Dictionary<int, string> ReadHolders(CryptDevice device, string registryPath, ActivityLog log)
+    {
+        try
+        {
+            return HolderStores.For(device.Version, registryPath).Read(device).ToDictionary(r => r.Key, r => r.Value.Holder);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptsetupException or System.Text.Json.JsonException)
+        {
+            log.Warning($"{device.DevicePath}: holder records unreadable ({e.Message}); trying keys without them");
+            return [];
+        }
+    }
+
+    private static TrialCost CostOf(PbkdfSettings pbkdf) => pbkdf.Kind == PbkdfKind.Pbkdf2
+        ? TrialCost.Pbkdf2
+        : new TrialCost(Math.Max(1, (int)pbkdf.Parallelism), pbkdf.MemoryKiB);
 
     private static void Refuse(DiskPlan disk, string message)
     {

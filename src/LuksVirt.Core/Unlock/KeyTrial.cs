@@ -8,6 +8,9 @@ public enum TrialReason
     /// <summary>This holder opened the disk last time (state file).</summary>
     LastOpener,
 
+    /// <summary>The container records this holder for this slot (LUKS2 token or LUKS1 registry).</summary>
+    RegisteredHolder,
+
     /// <summary>The key file's name names this slot, and the slot is active.</summary>
     SlotHint,
 

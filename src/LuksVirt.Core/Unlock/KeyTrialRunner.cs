@@ -2,34 +2,64 @@ using LuksVirt.Cryptsetup;
 
 namespace LuksVirt.Core.Unlock;
 
-/// <summary>The trials planned for one container.</summary>
-public sealed record DiskTrials(string ContainerPath, IReadOnlyList<KeyTrial> Trials);
+/// <summary>What one key derivation on a slot takes: threads (argon2 runs several) and memory.</summary>
+public readonly record struct TrialCost(int Threads, long MemoryKiB)
+{
+    public static readonly TrialCost Pbkdf2 = new(1, 0);
+}
+
+/// <summary>The trials planned for one container, and the cost of a trial on each of its slots.</summary>
+public sealed record DiskTrials(string ContainerPath, IReadOnlyList<KeyTrial> Trials, IReadOnlyDictionary<int, TrialCost>? SlotCosts = null)
+{
+    public TrialCost CostOf(KeyTrial trial) => SlotCosts?.GetValueOrDefault(trial.Slot, TrialCost.Pbkdf2) ?? TrialCost.Pbkdf2;
+}
 
 /// <summary>What the trials found for one container: the trial that opened it (null when none
 /// did), how many key derivations were spent, and the last error other than a wrong key.</summary>
 public sealed record DiskTrialOutcome(string ContainerPath, KeyTrial? Opened, int Derivations, string? Error);
 
 /// <summary>
-/// Runs key trials in parallel across disks, one key derivation per trial, on at most
-/// <c>maxParallel</c> threads. A disk's own trials run one after another in planned order, so a
-/// correct first guess costs exactly one derivation, and a disk stops as soon as one trial opens
-/// it. libcryptsetup contexts are not thread-safe: every trial loads its own.
+/// Runs key trials in parallel across disks, one key derivation per trial, within a budget of
+/// CPU threads and memory: a PBKDF2 trial takes one thread, an argon2 trial the threads and
+/// memory its slot asks for (measured here: two argon2id trials with 2 threads each on 2 cores
+/// take 1.7x as long as one, so running them side by side gains little and risks memory).
+/// A disk's own trials run one after another in planned order, so a correct first guess costs
+/// exactly one derivation, and a disk stops as soon as one trial opens it. libcryptsetup
+/// contexts are not thread-safe: every trial loads its own. A trial that alone exceeds the
+/// budget still runs, alone.
 /// </summary>
 public sealed class KeyTrialRunner
 {
     private readonly int _maxParallel;
+    private readonly long _memoryBudgetKiB;
     private readonly Action<string>? _log;
 
-    public KeyTrialRunner(int maxParallel, Action<string>? log = null)
+    public KeyTrialRunner(int maxParallel, long memoryBudgetKiB, Action<string>? log = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxParallel, 1);
         _maxParallel = maxParallel;
+        _memoryBudgetKiB = memoryBudgetKiB;
         _log = log;
+    }
+
+    /// <summary>Half of what /proc/meminfo calls available: trials must never push the host into the OOM killer.</summary>
+    public static long DefaultMemoryBudgetKiB()
+    {
+        foreach (var line in File.ReadLines("/proc/meminfo"))
+        {
+            if (line.StartsWith("MemAvailable:", StringComparison.Ordinal)
+                && long.TryParse(line["MemAvailable:".Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture, out var kib))
+            {
+                return kib / 2;
+            }
+        }
+
+        return 512 * 1024;
     }
 
     public async Task<IReadOnlyList<DiskTrialOutcome>> RunAsync(IReadOnlyList<DiskTrials> disks, CancellationToken cancellationToken)
     {
-        var queue = new TrialQueue(disks);
+        var queue = new TrialQueue(disks, _maxParallel, _memoryBudgetKiB);
         using var wakeOnCancel = cancellationToken.Register(queue.WakeAll);
         var workers = Enumerable.Range(0, Math.Min(_maxParallel, Math.Max(1, disks.Count)))
             .Select(_ => Task.Factory.StartNew(
@@ -48,7 +78,7 @@ public sealed class KeyTrialRunner
         while (!cancellationToken.IsCancellationRequested && queue.TryTake(cancellationToken, out var disk, out var trial))
         {
             var result = Try(disk.ContainerPath, trial);
-            queue.Complete(disk, trial, result);
+            queue.Complete(disk, trial, disk.CostOf(trial), result);
         }
     }
 
@@ -81,13 +111,18 @@ public sealed class KeyTrialRunner
     }
 
     /// <summary>Which trial runs next: the disk with the fewest trials so far that has none in
-    /// flight, so every disk gets its (likely right) first trial early.</summary>
-    private sealed class TrialQueue
+    /// flight, so every disk gets its (likely right) first trial early, as far as the thread and
+    /// memory budget allow.</summary>
+    private sealed class TrialQueue(IReadOnlyList<DiskTrials> disks, int threadBudget, long memoryBudgetKiB)
     {
         private readonly object _gate = new();
-        private readonly List<DiskState> _disks;
+        private readonly List<DiskState> _disks = disks.Select(d => new DiskState(d)).ToList();
+        private int _threadsInUse;
+        private long _memoryInUseKiB;
 
-        public TrialQueue(IReadOnlyList<DiskTrials> disks) => _disks = disks.Select(d => new DiskState(d)).ToList();
+        private bool Fits(TrialCost cost) =>
+            _threadsInUse == 0
+            || (_threadsInUse + cost.Threads <= threadBudget && _memoryInUseKiB + cost.MemoryKiB <= memoryBudgetKiB);
 
         public bool TryTake(CancellationToken cancellationToken, out DiskTrials disk, out KeyTrial trial)
         {
@@ -96,7 +131,7 @@ public sealed class KeyTrialRunner
                 while (!cancellationToken.IsCancellationRequested)
                 {
                     var next = _disks
-                        .Where(d => d.CanStartTrial)
+                        .Where(d => d.CanStartTrial && Fits(d.Disk.CostOf(d.Disk.Trials[d.Started])))
                         .OrderBy(d => d.Started)
                         .FirstOrDefault();
                     if (next is not null)
@@ -104,6 +139,9 @@ public sealed class KeyTrialRunner
                         disk = next.Disk;
                         trial = next.Disk.Trials[next.Started++];
                         next.InFlight = true;
+                        var cost = disk.CostOf(trial);
+                        _threadsInUse += cost.Threads;
+                        _memoryInUseKiB += cost.MemoryKiB;
                         return true;
                     }
 
@@ -130,10 +168,12 @@ public sealed class KeyTrialRunner
             }
         }
 
-        public void Complete(DiskTrials disk, KeyTrial trial, TrialResult result)
+        public void Complete(DiskTrials disk, KeyTrial trial, TrialCost cost, TrialResult result)
         {
             lock (_gate)
             {
+                _threadsInUse -= cost.Threads;
+                _memoryInUseKiB -= cost.MemoryKiB;
                 var state = _disks.First(d => d.Disk == disk);
                 state.InFlight = false;
                 state.Derivations++;

@@ -12,7 +12,12 @@ public static class TrialPlanner
     /// <param name="keys">Every presented key, in a stable order.</param>
     /// <param name="activeSlots">The disk's active key slots, ascending.</param>
     /// <param name="lastOpener">Holder and slot that opened this disk last time, if recorded.</param>
-    public static IReadOnlyList<KeyTrial> Plan(IReadOnlyList<PresentedKey> keys, IReadOnlyList<int> activeSlots, (string Holder, int Slot)? lastOpener)
+    /// <param name="registeredHolders">Holder name per slot as the container records it.</param>
+    public static IReadOnlyList<KeyTrial> Plan(
+        IReadOnlyList<PresentedKey> keys,
+        IReadOnlyList<int> activeSlots,
+        (string Holder, int Slot)? lastOpener,
+        IReadOnlyDictionary<int, string>? registeredHolders = null)
     {
         var trials = new List<KeyTrial>();
         var planned = new HashSet<(PresentedKey, int)>();
@@ -35,13 +40,22 @@ public static class TrialPlanner
             }
         }
 
-        // 2. Keys whose file name names an active slot, on that slot only.
+        // 2. The slot the container itself records for the key's holder.
+        foreach (var (slot, holder) in (registeredHolders ?? new Dictionary<int, string>()).OrderBy(r => r.Key))
+        {
+            foreach (var key in keys.Where(k => string.Equals(k.Holder, holder, StringComparison.OrdinalIgnoreCase)))
+            {
+                Add(key, slot, TrialReason.RegisteredHolder);
+            }
+        }
+
+        // 3. Keys whose file name names an active slot, on that slot only.
         foreach (var key in keys.Where(k => k.SlotHint is not null))
         {
             Add(key, key.SlotHint!.Value, TrialReason.SlotHint);
         }
 
-        // 3. Everything else. Keys without a hint first (a hinted key that failed its slot was
+        // 4. Everything else. Keys without a hint first (a hinted key that failed its slot was
         //    most likely presented for another disk). Slots named by some key's hint come first:
         //    by the naming convention those are holders' daily slots, while an unnamed slot is
         //    more likely a recovery key kept offline.

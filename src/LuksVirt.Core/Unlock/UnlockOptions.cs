@@ -12,7 +12,10 @@ public sealed record UnlockOptions
 
     public bool DryRun { get; init; }
 
-    public string StatePath { get; init; } = "/var/lib/luksvirt/state.json";
+    public string StatePath { get; init; } = State.UnlockStateStore.DefaultPath;
+
+    /// <summary>Holder names of LUKS1 slots (LUKS2 keeps them in its header).</summary>
+    public string HolderRegistryPath { get; init; } = Containers.KeySlotEditorOptions.DefaultRegistryPath;
 
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(60);
 

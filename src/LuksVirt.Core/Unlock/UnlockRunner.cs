@@ -33,9 +33,9 @@ public sealed class UnlockRunner(UnlockOptions options, ActivityLog log)
         var state = loaded.State;
         log.Info($"unlock: {inventory.Guests.Count} guest(s) in scope, {keys.Count} key(s) presented{(options.DryRun ? ", dry run" : "")}");
 
-        var plans = inventory.Guests.Select(g => GuestPlan.Create(connection, g, keys, state, log)).ToList();
+        var plans = inventory.Guests.Select(g => GuestPlan.Create(connection, g, keys, state, options.HolderRegistryPath, log)).ToList();
         var trialTargets = plans.SelectMany(p => p.DisksNeedingKeys).ToList();
-        var runner = new KeyTrialRunner(options.MaxParallelTrials, log.Info);
+        var runner = new KeyTrialRunner(options.MaxParallelTrials, KeyTrialRunner.DefaultMemoryBudgetKiB(), log.Info);
         var outcomes = trialTargets.Count == 0
             ? []
             : await runner.RunAsync(trialTargets.Select(d => d.Trials).ToList(), cancellationToken).ConfigureAwait(false);

@@ -10,6 +10,7 @@ internal static class LuksVirtCommandLine
         var global = new GlobalOptions();
         var root = new RootCommand("LuksVirt: unlock LUKS-encrypted disks of libvirt/QEMU guests and start them.");
         global.AddTo(root);
+        root.Subcommands.Add(BenchCommand.Create());
         return root;
     }
 }

@@ -101,7 +101,7 @@ public static class CipherRecommendation
 
     private static string TieNote(Candidate? fastest) => fastest is null
         ? string.Empty
-        : Invariant($" ({fastest.Label} was within {TieFraction:P0}, a tie the larger key wins)");
+        : Invariant($" ({fastest.Label} was within {TieFraction * 100:0}%, a tie the larger key wins)");
 
     private static string CpuNote(CpuFlags cpu, Candidate chosen)
     {

@@ -55,23 +55,41 @@ public sealed class QemuLuksThroughput
 
     private int RequestMiB => Math.Min(_passMiB, MaxRequestMiB);
 
+    /// <summary>Runs the measurement in a new private directory under TMPDIR (default /tmp)
+    /// and removes it again. A missing qemu-io or an unusable directory is reported in
+    /// <see cref="NativeBenchResult.Error"/>, not thrown.</summary>
     public async Task<NativeBenchResult> MeasureAsync(CancellationToken cancellationToken)
     {
-        var directory = Directory.CreateTempSubdirectory("luksvirt-bench-");
+        DirectoryInfo directory;
         try
         {
-            File.SetUnixFileMode(directory.FullName, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            // mkdtemp: a fresh name, created 0700.
+            directory = Directory.CreateTempSubdirectory("luksvirt-bench-");
+        }
+        catch (IOException error)
+        {
+            return Failed($"cannot create a directory for the benchmark images under {Path.GetTempPath()}: {error.Message}");
+        }
+
+        try
+        {
             return await MeasureInAsync(directory.FullName, cancellationToken).ConfigureAwait(false);
         }
         catch (QemuToolMissingException error)
         {
-            return new NativeBenchResult(_passMiB, RequestMiB, null, [], error.Message);
+            return Failed(error.Message);
+        }
+        catch (IOException error)
+        {
+            return Failed($"benchmark images in {directory.FullName}: {error.Message}");
         }
         finally
         {
             directory.Delete(recursive: true);
         }
     }
+
+    private NativeBenchResult Failed(string error) => new(_passMiB, RequestMiB, null, [], error);
 
     private async Task<NativeBenchResult> MeasureInAsync(string directory, CancellationToken cancellationToken)
     {
@@ -81,7 +99,7 @@ public sealed class QemuLuksThroughput
         var before = await MeasureRawAsync(directory, cancellationToken).ConfigureAwait(false);
         if (before.Error is not null)
         {
-            return new NativeBenchResult(_passMiB, RequestMiB, null, [], $"qemu-io on a raw image: {before.Error}");
+            return Failed($"qemu-io on a raw image: {before.Error}");
         }
 
         using var key = SecretBuffer.GeneratePrintableKey();

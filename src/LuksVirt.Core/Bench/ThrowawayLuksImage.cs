@@ -68,6 +68,8 @@ internal static class ThrowawayLuksImage
 
     private static void FormatWithLibcryptsetup(string path, BenchCipher cipher, long payloadBytes, SecretBuffer key)
     {
+        // Sparse: only what gets written takes space. An I/O error here (disk full, no
+        // permission) fails the whole native measurement, not just this cipher.
         using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write))
         {
             file.SetLength(payloadBytes + HeaderRoomBytes);

@@ -22,6 +22,7 @@ internal static class BenchCommand
         var size = new Option<int>("--size")
         {
             Description = "MiB written and read per pass and cipher (native backend)",
+            HelpName = "MiB",
             DefaultValueFactory = _ => QemuLuksThroughput.DefaultPassMiB,
         };
 

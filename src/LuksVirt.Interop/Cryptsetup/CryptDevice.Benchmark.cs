@@ -10,8 +10,8 @@ public sealed partial class CryptDevice
     private static readonly byte[] s_benchmarkSalt = new byte[32];
 
     /// <summary>crypt_benchmark: kernel crypto API cipher speed in MiB/s. Throws
-    /// <see cref="CryptsetupException"/> ("kernel crypto API not available") where the kernel lacks
-    /// the AF_ALG user-space interface (as on the build machine).</summary>
+    /// <see cref="KernelCryptoApiUnavailableException"/> ("kernel crypto API not available") where
+    /// the kernel lacks the AF_ALG user-space interface (as on the build machine).</summary>
     /// <param name="cipher">e.g. "aes"</param>
     /// <param name="cipherMode">e.g. "xts-plain64"; the IV generator part is ignored.</param>
     public static CipherBenchmarkResult BenchmarkCipher(string cipher, string cipherMode, int volumeKeyBytes, int bufferBytes = 1 << 20)
@@ -31,7 +31,11 @@ public sealed partial class CryptDevice
 
     /// <summary>crypt_benchmark_pbkdf: iterations (pbkdf2) or time cost (argon2) reached in
     /// <see cref="PbkdfSettings.IterationTimeMs"/>. <see cref="PbkdfSettings.Iterations"/> is ignored.</summary>
-    public static unsafe uint BenchmarkPbkdf(PbkdfSettings settings, int volumeKeyBytes)
+    public static uint BenchmarkPbkdf(PbkdfSettings settings, int volumeKeyBytes) => BenchmarkPbkdfCost(settings, volumeKeyBytes).Iterations;
+
+    /// <summary>Like <see cref="BenchmarkPbkdf"/>, with the argon2 memory and threads the
+    /// benchmark settled on (0 for PBKDF2).</summary>
+    public static unsafe PbkdfBenchmarkResult BenchmarkPbkdfCost(PbkdfSettings settings, int volumeKeyBytes)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(volumeKeyBytes);
@@ -47,7 +51,7 @@ public sealed partial class CryptDevice
         }
 
         return result >= 0
-            ? pbkdf.Iterations
+            ? new PbkdfBenchmarkResult(pbkdf.Iterations, pbkdf.MaxMemoryKb, pbkdf.ParallelThreads)
             : throw CryptsetupErrors.Create("crypt_benchmark_pbkdf", result, $"{settings.Kind} ({settings.Hash}, {settings.IterationTimeMs} ms)");
     }
 }

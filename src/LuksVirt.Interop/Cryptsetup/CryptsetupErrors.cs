@@ -69,7 +69,7 @@ internal static class CryptsetupErrors
 
         if (call == CryptCall.CipherBenchmark && errno == CryptsetupErrno.ENOTSUP)
         {
-            return new CryptsetupException(function, errno,
+            return new KernelCryptoApiUnavailableException(function, errno,
                 $"{subject}: kernel crypto API not available (no AF_ALG user-space interface; load algif_skcipher, kernel needs CONFIG_CRYPTO_USER_API_SKCIPHER) ({code}).{libraryLine}");
         }
 

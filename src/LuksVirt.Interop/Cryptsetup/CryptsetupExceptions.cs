@@ -21,3 +21,7 @@ public sealed class NotLuksException(string function, int errno, string message)
 
 /// <summary>The kernel offers no device-mapper / dm-crypt (as on the build machine).</summary>
 public sealed class DeviceMapperUnavailableException(string function, int errno, string message) : CryptsetupException(function, errno, message);
+
+/// <summary>The kernel offers no crypto user-space API (AF_ALG), so libcryptsetup cannot measure
+/// or use kernel ciphers from user space (as on the build machine).</summary>
+public sealed class KernelCryptoApiUnavailableException(string function, int errno, string message) : CryptsetupException(function, errno, message);

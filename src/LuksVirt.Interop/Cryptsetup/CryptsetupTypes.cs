@@ -50,3 +50,8 @@ public enum KeySlotState
 }
 
 public readonly record struct CipherBenchmarkResult(double EncryptMiBps, double DecryptMiBps);
+
+/// <summary>What crypt_benchmark_pbkdf reached: iterations (PBKDF2) or time cost (argon2), and for
+/// argon2 the memory and threads it settled on (it lowers the memory when even the minimum time
+/// cost takes too long at the requested amount).</summary>
+public readonly record struct PbkdfBenchmarkResult(uint Iterations, uint MemoryKiB, uint Parallelism);

@@ -16,6 +16,7 @@ internal static class LuksVirtCommandLine
         root.Subcommands.Add(DoctorCommand.Create(global));
         root.Subcommands.Add(KeysCommand.Create());
         root.Subcommands.Add(HeaderCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
         return root;
     }
 }

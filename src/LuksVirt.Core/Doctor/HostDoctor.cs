@@ -1,3 +1,4 @@
+using LuksVirt.Core.Bench;
 using LuksVirt.Core.Inventory;
 using LuksVirt.Cryptsetup;
 using LuksVirt.Libc;
@@ -110,7 +111,7 @@ public sealed class HostDoctor(string connectUri)
             "AF_ALG sockets not available: the kernel cipher benchmark cannot run",
             "load the user API modules: modprobe algif_skcipher");
 
-    private static DoctorCheck CheckAesInstructions() => KernelCryptoApi.CpuHasAesInstructions
+    private static DoctorCheck CheckAesInstructions() => CpuFlags.Read().HasAesInstructions
         ? new DoctorCheck("AES instructions", CheckStatus.Ok, "CPU has AES-NI: aes-xts is the fastest cipher")
         : new DoctorCheck("AES instructions", CheckStatus.Warning, "CPU lacks AES instructions: aes-xts runs in software",
             "run `luksvirt bench` to pick the fastest cipher for this CPU");

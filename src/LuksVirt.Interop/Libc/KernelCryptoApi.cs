@@ -1,7 +1,7 @@
 namespace LuksVirt.Libc;
 
 /// <summary>The kernel's crypto user API (AF_ALG sockets), which libcryptsetup's cipher
-/// benchmark and dm-crypt setups rely on.</summary>
+/// benchmark relies on.</summary>
 public static class KernelCryptoApi
 {
     /// <summary>True when an AF_ALG socket can be created (CONFIG_CRYPTO_USER_API).</summary>
@@ -17,23 +17,6 @@ public static class KernelCryptoApi
 
             _ = Interop.Libc.CloseDescriptor(fd);
             return true;
-        }
-    }
-
-    /// <summary>True when the CPU advertises AES instructions (the "aes" flag in /proc/cpuinfo).</summary>
-    public static bool CpuHasAesInstructions
-    {
-        get
-        {
-            foreach (var line in File.ReadLines("/proc/cpuinfo"))
-            {
-                if (line.StartsWith("flags", StringComparison.Ordinal))
-                {
-                    return line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains("aes");
-                }
-            }
-
-            return false;
         }
     }
 }

@@ -64,7 +64,11 @@ public sealed class EncryptedGuests : IDisposable
     }
 
     /// <summary>Defines a persistent domain using the disks (native LUKS through a libvirt secret).</summary>
-    public TestGuest Define(string name, params TestDisk[] disks)
+    public TestGuest Define(string name, params TestDisk[] disks) => Define(name, extraDevices: "", disks);
+
+    /// <summary>As <see cref="Define(string, TestDisk[])"/>, with more device XML (e.g. a disk that
+    /// makes the start fail).</summary>
+    public TestGuest Define(string name, string extraDevices, params TestDisk[] disks)
     {
         var diskXml = string.Concat(disks.Select(d =>
             $"""
@@ -80,7 +84,7 @@ public sealed class EncryptedGuests : IDisposable
               <name>{name}</name>
               <memory unit='MiB'>64</memory>
               <os><type arch='x86_64'>hvm</type></os>
-              <devices>{diskXml}</devices>
+              <devices>{diskXml}{extraDevices}</devices>
             </domain>
             """;
         _connection.DefineDomain(xml).Dispose();

@@ -112,6 +112,30 @@ public sealed class UnlockEndToEndTests(LibvirtdFixture libvirtd) : IDisposable
     }
 
     [Fact]
+    public void A_guest_that_fails_to_start_is_rolled_back_and_the_others_start()
+    {
+        var s = _scenario;
+        var alice = s.NewKey("alice");
+        var good = s.Guests.Define(EncryptedGuests.UniqueName("good"), s.Guests.CreateDisk("good-d0", "vda", new Dictionary<int, TestKey> { [1] = alice }));
+        // Its LUKS disk opens, but a second, plain disk is missing: QEMU cannot start.
+        var broken = s.Guests.Define(EncryptedGuests.UniqueName("broken"),
+            $"<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{s.Directory.PathOf("missing.raw")}'/><target dev='vdz' bus='virtio'/></disk>",
+            s.Guests.CreateDisk("broken-d0", "vda", new Dictionary<int, TestKey> { [1] = alice }));
+        s.Present(alice, "luks-alice.1.key");
+
+        var result = s.Unlock();
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal(DomainState.Running, s.Guests.StateOf(good));
+        Assert.Equal(DomainState.Shutoff, s.Guests.StateOf(broken));
+        Assert.False(s.Guests.HasAnySecret(broken), "the failed guest's key stayed in libvirt");
+        var report = UnlockScenario.GuestIn(UnlockScenario.Json(result), broken);
+        Assert.Equal("Failed", report.GetProperty("outcome").GetString());
+        Assert.Contains("missing.raw", report.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal("ClosedAgain", Assert.Single(report.GetProperty("disks").EnumerateArray()).GetProperty("outcome").GetString());
+    }
+
+    [Fact]
     public void Wrong_keys_only_start_nothing_and_say_so_per_disk()
     {
         var (db, web, mail, _, _, _) = ThreeGuests();

@@ -81,7 +81,7 @@ public sealed class SysfsBlockDevices(string root = "/sys")
     {
         ArgumentNullException.ThrowIfNull(devPath);
         var parts = devPath.Split('/', StringSplitOptions.RemoveEmptyEntries);
-        return parts.Length >= 2 && parts[^2] == "block";
+        return parts.Length >= 2 && parts[^2] == "block" && IsKernelName(parts[^1]);
     }
 
     /// <summary>Kernel block device names: letters, digits and - _ . : only (never "." or "..").</summary>

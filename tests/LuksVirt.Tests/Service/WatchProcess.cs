@@ -25,11 +25,14 @@ public sealed class WatchProcess : IDisposable
         _notify = notify;
     }
 
-    public static WatchProcess Start(TempDirectory directory, IEnumerable<string> arguments)
+    /// <param name="abstractNotifySocket">Name the notification socket in the abstract namespace
+    /// ("@name") instead of by a path: systemd uses either.</param>
+    public static WatchProcess Start(TempDirectory directory, IEnumerable<string> arguments, bool abstractNotifySocket = false)
     {
-        var socketPath = directory.PathOf($"notify-{Guid.NewGuid():N}.sock");
+        var abstractName = $"luksvirt-test-notify-{Guid.NewGuid():N}";
+        var socketPath = abstractNotifySocket ? "@" + abstractName : directory.PathOf("notify.sock");
         var notify = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
-        notify.Bind(new UnixDomainSocketEndPoint(socketPath));
+        notify.Bind(new UnixDomainSocketEndPoint(abstractNotifySocket ? "\0" + abstractName : socketPath));
 
         var (file, prefix) = LuksVirtCli.Command();
         var start = new ProcessStartInfo(file)

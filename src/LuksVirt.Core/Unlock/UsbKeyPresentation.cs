@@ -26,6 +26,9 @@ public sealed class UsbKeyPresentation : IKeyPresentation
 
     public KeySet Keys => _read.Keys;
 
+    /// <summary>Files on the stick that are no key files, listed in the report or not.</summary>
+    public int IgnoredCount => _read.Ignored.Count + _read.IgnoredNotListed;
+
     public KeysReport Report => new(
         _read.Keys.Count,
         _read.Rejected.Select(r => new RejectedKeyReport(r.Name, r.Reason)).ToList(),

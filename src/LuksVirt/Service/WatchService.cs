@@ -157,7 +157,7 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log)
         {
             var report = keys.Report;
             log.Info(string.Create(CultureInfo.InvariantCulture,
-                $"{disk.Name}: {report.Presented} key(s) read in {clock.Elapsed.TotalMilliseconds:0.0} ms; {report.Rejected.Count} rejected, {report.Ignored.Count} other file(s) ignored"));
+                $"{disk.Name}: {report.Presented} key(s) read in {clock.Elapsed.TotalMilliseconds:0.0} ms; {report.Rejected.Count} rejected, {keys.IgnoredCount} other file(s) ignored"));
             foreach (var rejected in report.Rejected)
             {
                 log.Warning($"{disk.Name}: key file rejected: {rejected.Name}: {rejected.Reason}");

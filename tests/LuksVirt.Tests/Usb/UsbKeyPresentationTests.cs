@@ -158,6 +158,7 @@ public sealed class UsbKeyPresentationTests(FatImageFixture images) : IDisposabl
         var ignored = presentation.Report.Ignored;
         Assert.Equal(UsbKeySource.MaxIgnoredListed + 1, ignored.Count);
         Assert.Equal("(10 more file(s) not listed)", ignored[^1]);
+        Assert.Equal(UsbKeySource.MaxIgnoredListed + 10, presentation.IgnoredCount);
         Assert.Single(presentation.Keys);
     }
 
@@ -201,7 +202,48 @@ public sealed class UsbKeyPresentationTests(FatImageFixture images) : IDisposabl
         Assert.Throws<FatFormatException>(() => UsbKeyPresentation.Read(path));
     }
 
+    [Fact]
+    public void A_stick_failing_mid_read_yields_whole_keys_or_none()
+    {
+        var alice = "alice\n"u8.ToArray();
+        var stick = new KeyStickImage(_directory.PathOf("pulled.img")).Add("luks-alice.key", alice).Add("luks-bob.key", "bob\n"u8);
+        var bytes = File.ReadAllBytes(stick.Path);
+        var counting = new FailingBlockSource(bytes, failAtRead: int.MaxValue, shortRead: false);
+        UsbKeyPresentation.Read(counting, "stick").Dispose();
+        var lastRead = counting.Reads;   // the content of luks-bob.key, read last
+
+        // An I/O error (a USB stick pulled out): the whole read fails, no key of it is kept.
+        Assert.Throws<IOException>(() => UsbKeyPresentation.Read(new FailingBlockSource(bytes, lastRead, shortRead: false), "stick"));
+
+        // The device shrinking under the reader (a loop device detached): the file read at that
+        // moment is refused; keys read before it are whole.
+        using var presentation = UsbKeyPresentation.Read(new FailingBlockSource(bytes, lastRead, shortRead: true), "stick");
+        var key = Assert.Single(presentation.Keys);
+        Assert.True(key.Secret.Span.SequenceEqual(alice));
+        var rejected = Assert.Single(presentation.Report.Rejected);
+        Assert.Equal("luks-bob.key", rejected.Name);
+        Assert.Contains("device ended", rejected.Reason, StringComparison.Ordinal);
+    }
+
     private static PresentedKey KeyOf(UsbKeyPresentation presentation, string holder) => presentation.Keys.Single(k => k.Holder == holder);
 
     private static string[] Holders(UsbKeyPresentation presentation) => [.. presentation.Keys.Select(k => k.Holder).Order(StringComparer.Ordinal)];
+}
+
+/// <summary>An image whose reads fail from the N-th on: with an I/O error, or by returning nothing.</summary>
+internal sealed class FailingBlockSource(byte[] image, int failAtRead, bool shortRead) : IBlockSource
+{
+    public int Reads { get; private set; }
+
+    public long Length => image.Length;
+
+    public int Read(long offset, Span<byte> destination)
+    {
+        if (++Reads >= failAtRead)
+        {
+            return shortRead ? 0 : throw new IOException("Input/output error");
+        }
+
+        return new MemoryBlockSource(image).Read(offset, destination);
+    }
 }

@@ -27,7 +27,8 @@ public sealed class WatchProcess : IDisposable
 
     /// <param name="abstractNotifySocket">Name the notification socket in the abstract namespace
     /// ("@name") instead of by a path: systemd uses either.</param>
-    public static WatchProcess Start(TempDirectory directory, IEnumerable<string> arguments, bool abstractNotifySocket = false)
+    /// <param name="journalStream">Set JOURNAL_STREAM as systemd does when stderr is the journal.</param>
+    public static WatchProcess Start(TempDirectory directory, IEnumerable<string> arguments, bool abstractNotifySocket = false, bool journalStream = false)
     {
         var abstractName = $"luksvirt-test-notify-{Guid.NewGuid():N}";
         var socketPath = abstractNotifySocket ? "@" + abstractName : directory.PathOf("notify.sock");
@@ -49,6 +50,11 @@ public sealed class WatchProcess : IDisposable
 
         start.Environment["NOTIFY_SOCKET"] = socketPath;
         start.Environment.Remove("JOURNAL_STREAM");
+        if (journalStream)
+        {
+            start.Environment["JOURNAL_STREAM"] = "8:12345";
+        }
+
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         var watch = new WatchProcess(process, notify);
         process.ErrorDataReceived += (_, e) => watch.Add(e.Data);

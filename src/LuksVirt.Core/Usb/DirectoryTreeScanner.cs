@@ -26,21 +26,25 @@ internal sealed class DirectoryTreeScanner
     private readonly HashSet<uint> _directoryClusters = [];
     private readonly Queue<(string Path, uint FirstCluster, int Depth)> _pending = new();
     private readonly List<FatFileEntry> _entries = [];
+    private readonly int _scanDepth;
     private int _slotsScanned;
 
-    private DirectoryTreeScanner(VolumeReader reader, FatAllocationTable fat, FatBootSector boot, FatReaderLimits limits)
+    private DirectoryTreeScanner(VolumeReader reader, FatAllocationTable fat, FatBootSector boot, FatReaderLimits limits, int scanDepth)
     {
         _reader = reader;
         _fat = fat;
         _boot = boot;
         _limits = limits;
+        _scanDepth = scanDepth;
         _sector = new byte[boot.BytesPerSector];
     }
 
-    /// <summary>Every entry below the root, and the clusters all directories occupy.</summary>
-    public static (List<FatFileEntry> Entries, HashSet<uint> DirectoryClusters) Scan(VolumeReader reader, FatAllocationTable fat, FatBootSector boot, FatReaderLimits limits)
+    /// <summary>Every entry below the root, and the clusters the scanned directories occupy.
+    /// Directories more than <paramref name="scanDepth"/> levels below the root are listed but not
+    /// entered; entering one deeper than <see cref="FatReaderLimits.MaxDirectoryDepth"/> is an error.</summary>
+    public static (List<FatFileEntry> Entries, HashSet<uint> DirectoryClusters) Scan(VolumeReader reader, FatAllocationTable fat, FatBootSector boot, FatReaderLimits limits, int scanDepth = int.MaxValue)
     {
-        var scanner = new DirectoryTreeScanner(reader, fat, boot, limits);
+        var scanner = new DirectoryTreeScanner(reader, fat, boot, limits, scanDepth);
         try
         {
             if (boot.Type == FatType.Fat32)
@@ -187,6 +191,12 @@ internal sealed class DirectoryTreeScanner
         }
 
         var childPath = entry.Path;
+        if (depth + 1 > _scanDepth)
+        {
+            // Below what the caller wants: not read at all, so it cannot hit a limit either.
+            return;
+        }
+
         if (depth + 1 > _limits.MaxDirectoryDepth)
         {
             throw new FatFormatException($"directory \"{childPath}\" is nested deeper than the limit of {_limits.MaxDirectoryDepth} levels");

@@ -59,9 +59,22 @@ public sealed class FatVolume
 
     /// <summary>Every file and directory below the root (not "." and "..", deleted entries or
     /// the volume label), breadth first.</summary>
-    public IReadOnlyList<FatFileEntry> EnumerateEntries()
+    public IReadOnlyList<FatFileEntry> EnumerateEntries() => Scan(int.MaxValue);
+
+    /// <summary>
+    /// Entries at most <paramref name="maxDepth"/> directory levels below the root (0: the root's
+    /// own entries only). Deeper directories are not read at all, so a stick whose other
+    /// content is nested deeper than <see cref="FatReaderLimits.MaxDirectoryDepth"/> still works.
+    /// </summary>
+    public IReadOnlyList<FatFileEntry> EnumerateEntries(int maxDepth)
     {
-        var (entries, directoryClusters) = DirectoryTreeScanner.Scan(_reader, _fat, _boot, _limits);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxDepth);
+        return Scan(maxDepth);
+    }
+
+    private List<FatFileEntry> Scan(int maxDepth)
+    {
+        var (entries, directoryClusters) = DirectoryTreeScanner.Scan(_reader, _fat, _boot, _limits, maxDepth);
         _directoryClusters = directoryClusters;
         return entries;
     }

@@ -11,6 +11,8 @@ internal static class LuksVirtCommandLine
         var root = new RootCommand("LuksVirt: unlock LUKS-encrypted disks of libvirt/QEMU guests and start them.");
         global.AddTo(root);
         root.Subcommands.Add(UnlockCommand.Create(global));
+        root.Subcommands.Add(UsbCommand.Create(global));
+        root.Subcommands.Add(WatchCommand.Create(global));
         root.Subcommands.Add(LockCommand.Create(global));
         root.Subcommands.Add(StatusCommand.Create(global));
         root.Subcommands.Add(DoctorCommand.Create(global));

@@ -8,6 +8,10 @@ using LuksVirt.Libvirt;
 
 namespace LuksVirt.Cli;
 
+/// <summary>How one unlock run ended: the exit code of the command-line contract, and the
+/// report when the run got as far as making one.</summary>
+internal sealed record UnlockOutcome(int ExitCode, UnlockReport? Report);
+
 /// <summary>
 /// One unlock run around the engine, shared by <c>unlock</c>, <c>usb</c> and <c>watch</c>:
 /// no core dumps while keys are in memory, one run at a time (flock), SIGINT/SIGTERM cancel
@@ -18,6 +22,7 @@ internal static class UnlockExecution
     public const string LockPath = "/run/luksvirt/lock";
     public static readonly TimeSpan LockWait = TimeSpan.FromSeconds(60);
 
+    /// <summary>A whole command: hardening, log, signals, the lock, the keys, the run, the report.</summary>
     public static async Task<int> RunAsync(UnlockOptions options, string logPath, bool json, Func<IKeyPresentation> presentKeys, CancellationToken cancellationToken)
     {
         ProcessHardening.DisableDumping();
@@ -50,39 +55,60 @@ internal static class UnlockExecution
             {
                 keys = presentKeys();
             }
-            catch (KeyDirectoryException e)
+            catch (Exception e) when (e is KeyDirectoryException or KeyDeviceException)
             {
                 log.Error(e.Message);
                 return ExitCodes.Usage;
             }
+            catch (IOException e)
+            {
+                // No FAT file system, a damaged one, or a stick pulled mid-read: no key was kept.
+                log.Error($"cannot read keys: {e.Message}");
+                return ExitCodes.Failure;
+            }
 
             using (keys)
             {
-                // The keys are in locked memory now: their files go at once, not after the run,
-                // so no failure, interruption or kill later on can leave them behind.
-                WipeUnlessDryRun(keys, options, log);
-                try
+                var outcome = await RunWithKeysAsync(options, log, keys, interrupted.Token).ConfigureAwait(false);
+                if (outcome.Report is not null)
                 {
-                    var report = await new UnlockRunner(options, log).RunAsync(keys.Keys, keys.Report, interrupted.Token).ConfigureAwait(false);
-                    UnlockReportView.Write(report, json);
-                    return report.AllGuestsRunning ? ExitCodes.Success : ExitCodes.Failure;
+                    UnlockReportView.Write(outcome.Report, json);
                 }
-                catch (Exception e) when (e is ConfigurationException or UnknownGuestException)
-                {
-                    log.Error(e.Message);
-                    return ExitCodes.Usage;
-                }
-                catch (OperationCanceledException)
-                {
-                    log.Warning("unlock interrupted: keys wiped; guests not yet started stay off");
-                    return ExitCodes.Failure;
-                }
-                catch (LibvirtException e)
-                {
-                    log.Error($"libvirt: {e.Message}; is libvirtd running? (systemctl start libvirtd)");
-                    return ExitCodes.Failure;
-                }
+
+                return outcome.ExitCode;
             }
+        }
+    }
+
+    /// <summary>
+    /// The run itself, for a caller that already holds the lock and owns the keys, the log and
+    /// the cancellation (the watch service). The key source is wiped first (unless a dry run);
+    /// the caller disposes <paramref name="keys"/>.
+    /// </summary>
+    public static async Task<UnlockOutcome> RunWithKeysAsync(UnlockOptions options, ActivityLog log, IKeyPresentation keys, CancellationToken cancellationToken)
+    {
+        // The keys are in locked memory now: their files go at once, not after the run,
+        // so no failure, interruption or kill later on can leave them behind.
+        WipeUnlessDryRun(keys, options, log);
+        try
+        {
+            var report = await new UnlockRunner(options, log).RunAsync(keys.Keys, keys.Report, cancellationToken).ConfigureAwait(false);
+            return new UnlockOutcome(report.AllGuestsRunning ? ExitCodes.Success : ExitCodes.Failure, report);
+        }
+        catch (Exception e) when (e is ConfigurationException or UnknownGuestException)
+        {
+            log.Error(e.Message);
+            return new UnlockOutcome(ExitCodes.Usage, null);
+        }
+        catch (OperationCanceledException)
+        {
+            log.Warning("unlock interrupted: keys wiped; guests not yet started stay off");
+            return new UnlockOutcome(ExitCodes.Failure, null);
+        }
+        catch (LibvirtException e)
+        {
+            log.Error($"libvirt: {e.Message}; is libvirtd running? (systemctl start libvirtd)");
+            return new UnlockOutcome(ExitCodes.Failure, null);
         }
     }
 
@@ -96,7 +122,10 @@ internal static class UnlockExecution
         try
         {
             keys.WipeSource();
-            log.Info($"presented key files deleted ({keys.Keys.Count} key(s) zeroed in memory)");
+            if (keys.Report.Deleted)
+            {
+                log.Info($"presented key files deleted ({keys.Keys.Count} key(s) zeroed in memory)");
+            }
         }
         catch (IOException e)
         {

@@ -56,10 +56,14 @@ public sealed class UnlockScenario : IDisposable
 
     public string[] GuestArguments() => Guests.Guests.SelectMany(g => new[] { "--vm", g.Name }).ToArray();
 
+    /// <summary>Config, state, log and guests: what every command of one scenario shares
+    /// (usb and watch take these too).</summary>
+    public string[] ScopeArguments() =>
+        ["--config", ConfigPath, "--state", StatePath, "--log", LogPath, .. GuestArguments()];
+
     public string[] UnlockArguments(params string[] extra) =>
     [
-        "unlock", "--keys", KeyDirectory, "--config", ConfigPath, "--state", StatePath, "--log", LogPath, "--json",
-        .. GuestArguments(), .. extra,
+        "unlock", "--keys", KeyDirectory, "--json", .. ScopeArguments(), .. extra,
     ];
 
     public ToolResult Unlock(params string[] extra) => LuksVirtCli.Run(UnlockArguments(extra));

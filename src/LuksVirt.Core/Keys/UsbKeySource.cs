@@ -1,0 +1,188 @@
+using System.Globalization;
+using LuksVirt.Core.Usb;
+using LuksVirt.Libc;
+using LuksVirt.Secrets;
+using Microsoft.Win32.SafeHandles;
+
+namespace LuksVirt.Core.Keys;
+
+/// <summary>
+/// Keys on a USB stick (or an image of one), read in user space by <see cref="FatVolume"/>: the
+/// stick is never mounted, so the kernel never parses its file system, and nothing is ever
+/// written to it. Key files follow the key directory's naming rules
+/// (<see cref="KeyFileName"/>) and may sit anywhere up to a depth limit below the root. Names
+/// that collide when letter case is ignored (anywhere on the stick) are ambiguous and refused,
+/// all of them. Key bytes go from the device straight into a <see cref="SecretBuffer"/>.
+/// </summary>
+public static class UsbKeySource
+{
+    /// <summary>Prefix of <see cref="PresentedKey.Source"/> for keys from a stick.</summary>
+    public const string SourcePrefix = "usb:";
+
+    /// <summary>Directory levels below the root searched by default (0: the root only).</summary>
+    public const int DefaultMaxDepth = 4;
+
+    /// <summary>Ignored (non-key) files listed in a report; the rest are only counted.</summary>
+    public const int MaxIgnoredListed = 50;
+
+    /// <summary>The deepest search allowed: the FAT reader's own directory depth limit.</summary>
+    public static int DeepestAllowed => FatReaderLimits.Default.MaxDirectoryDepth;
+
+    /// <summary>
+    /// Opens <paramref name="devicePath"/> (a block device or an image file) without following a
+    /// symbolic link and without blocking, checks what it is, and reads its key files. Throws
+    /// <see cref="KeyDeviceException"/> when the path itself is refused,
+    /// <see cref="FatFormatException"/> when it holds no readable FAT file system, and
+    /// <see cref="IOException"/> when reading fails (a stick pulled mid-read): never a partial key.
+    /// </summary>
+    public static UsbKeyReadResult Read(string devicePath, int maxDepth = DefaultMaxDepth)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(devicePath);
+        CheckDepth(maxDepth);
+        using var handle = OpenDevice(devicePath);
+        using var device = FileBlockSource.Open(handle);
+        return Read(device, devicePath, maxDepth);
+    }
+
+    /// <summary>Reads the key files of the FAT file system on <paramref name="device"/> (MBR or
+    /// superfloppy); <paramref name="deviceName"/> names it in key sources and messages.</summary>
+    public static UsbKeyReadResult Read(IBlockSource device, string deviceName, int maxDepth = DefaultMaxDepth)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentException.ThrowIfNullOrEmpty(deviceName);
+        CheckDepth(maxDepth);
+
+        var volume = FatVolume.OpenDevice(device);
+        // Sorted, so keys and reports come in the same order on every run.
+        var files = volume.EnumerateEntries(maxDepth).Where(e => !e.IsDirectory).OrderBy(e => e.Path, StringComparer.Ordinal).ToList();
+        var rejected = new List<RejectedKeyFile>();
+        var ignored = new List<string>();
+        var ignoredNotListed = 0;
+        var candidates = new List<(FatFileEntry Entry, string Holder, int? Slot)>();
+        foreach (var file in files)
+        {
+            if (!KeyFileName.LooksLikeKeyFile(file.Name))
+            {
+                if (ignored.Count < MaxIgnoredListed)
+                {
+                    ignored.Add(KeyFileName.Sanitize(file.Path));
+                }
+                else
+                {
+                    ignoredNotListed++;
+                }
+            }
+            else if (!KeyFileName.TryParse(file.Name, out var holder, out var slot))
+            {
+                rejected.Add(new RejectedKeyFile(KeyFileName.Sanitize(file.Path), KeyFileName.Explain(file.Name)!));
+            }
+            else
+            {
+                candidates.Add((file, holder, slot));
+            }
+        }
+
+        // A FAT stick ignores case, and one key name in two folders names one holder and slot
+        // twice: whichever was meant, guessing is wrong.
+        var ambiguous = KeyFileName.FindCaseCollisions(candidates.Select(c => c.Entry.Name));
+        var keys = new List<PresentedKey>();
+        try
+        {
+            foreach (var (entry, holder, slot) in candidates)
+            {
+                var path = KeyFileName.Sanitize(entry.Path);
+                if (ambiguous.Contains(entry.Name))
+                {
+                    rejected.Add(new RejectedKeyFile(path, "ambiguous: another key file on the stick has the same name apart from letter case"));
+                    continue;
+                }
+
+                var key = TryReadKeyFile(volume, entry, out var reason);
+                if (key is null)
+                {
+                    rejected.Add(new RejectedKeyFile(path, reason!));
+                    continue;
+                }
+
+                keys.Add(new PresentedKey(holder, slot, $"{SourcePrefix}{deviceName}:{path}", key));
+            }
+        }
+        catch
+        {
+            // The device failed under us (pulled out, I/O error): no key of this stick is used.
+            keys.ForEach(k => k.Dispose());
+            throw;
+        }
+
+        return new UsbKeyReadResult(deviceName, new KeySet(keys), rejected, ignored, ignoredNotListed);
+    }
+
+    private static void CheckDepth(int maxDepth)
+    {
+        if (maxDepth < 0 || maxDepth > DeepestAllowed)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxDepth), maxDepth,
+                string.Create(CultureInfo.InvariantCulture, $"the key search depth must be 0 to {DeepestAllowed} directory levels"));
+        }
+    }
+
+    /// <summary>The key of one allow-listed file, or null with the reason it was refused. A
+    /// damaged file is refused alone; a failing device (any other I/O error) ends the whole read.</summary>
+    private static SecretBuffer? TryReadKeyFile(FatVolume volume, FatFileEntry entry, out string? reason)
+    {
+        if (entry.Size == 0)
+        {
+            reason = "empty (0 bytes)";
+            return null;
+        }
+
+        if (entry.Size > SecretBuffer.MaxKeyLength)
+        {
+            reason = string.Create(CultureInfo.InvariantCulture, $"larger than {SecretBuffer.MaxKeyLength} bytes ({entry.Size} bytes)");
+            return null;
+        }
+
+        try
+        {
+            reason = null;
+            return volume.ReadFile(entry, SecretBuffer.MaxKeyLength);
+        }
+        catch (FatFormatException e)
+        {
+            // The reader's messages name structures and (validated) file names, never content.
+            reason = $"cannot be read: {e.Message}";
+            return null;
+        }
+    }
+
+    private static SafeFileHandle OpenDevice(string path)
+    {
+        SafeFileHandle handle;
+        PosixFileStatus status;
+        try
+        {
+            // O_NONBLOCK: a FIFO at the path must not hang the open; fstat then refuses it.
+            handle = PosixFile.OpenNoFollow(path, out status);
+        }
+        catch (FileNotFoundException e)
+        {
+            throw new KeyDeviceException(path, $"{path} does not exist (is the stick still plugged in?)", e);
+        }
+        catch (SymbolicLinkRefusedException e)
+        {
+            throw new KeyDeviceException(path, $"{path} is a symbolic link, which is not followed; name the device itself (readlink -f {path})", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new KeyDeviceException(path, $"cannot open {path}: {e.Message}", e);
+        }
+
+        if (status.Type is PosixFileType.BlockDevice or PosixFileType.Regular)
+        {
+            return handle;
+        }
+
+        handle.Dispose();
+        throw new KeyDeviceException(path, $"{path} is neither a block device nor an image file");
+    }
+}

@@ -1,0 +1,22 @@
+using LuksVirt.Core.Devices;
+using LuksVirt.Core.Unlock;
+
+namespace LuksVirt.Service;
+
+/// <summary>Everything <c>luksvirt watch</c> was told on its command line.</summary>
+internal sealed record WatchOptions
+{
+    /// <summary>What each unlock does: connection, config, guests in scope, state file.</summary>
+    public required UnlockOptions Unlock { get; init; }
+
+    public required DeviceFilter Filter { get; init; }
+
+    /// <summary>Directory levels below a stick's root searched for key files.</summary>
+    public required int KeysDepth { get; init; }
+
+    /// <summary>Lock the host when the stick that unlocked it is pulled out.</summary>
+    public bool LockOnRemoval { get; init; }
+
+    /// <summary>How long a lock waits for an ACPI shutdown before destroying a guest.</summary>
+    public TimeSpan LockShutdownTimeout { get; init; } = TimeSpan.FromSeconds(120);
+}

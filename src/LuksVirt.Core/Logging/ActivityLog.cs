@@ -51,7 +51,7 @@ public sealed class ActivityLog : IDisposable
                 Share = FileShare.ReadWrite,
                 UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
             };
-            _file = new StreamWriter(filePath, Encoding.UTF8, options) { AutoFlush = true };
+            _file = new StreamWriter(filePath, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false), options) { AutoFlush = true };
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

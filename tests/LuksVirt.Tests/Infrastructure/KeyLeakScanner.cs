@@ -1,94 +1,81 @@
 using System.Text;
 using LuksVirt.Libc;
-using LuksVirt.Secrets;
+using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Infrastructure;
 
 /// <summary>
-/// Looks for keys where they must never be: any process's command line or environment, and
-/// files under the given roots, in raw, hex (both cases) and base64 form (reliability.md,
-/// "Security" 1, 2, 6).
+/// Looks for test keys where they must never be (reliability.md, security 1 and 2): in any
+/// process's command line or environment, and in any file under the given roots. Each key is
+/// searched raw, as lower- and upper-case hex and as base64. Symbolic links are not followed;
+/// only regular files are opened.
 /// </summary>
 public sealed class KeyLeakScanner
 {
-    private const long MaxFileBytes = 64L << 20;
-    private readonly List<(string Form, byte[] Pattern)> _patterns = [];
+    public static readonly string[] HostRoots = ["/tmp", "/run", "/var/lib/luksvirt", "/dev/shm", "/var/tmp/luksvirt-tests"];
 
-    public KeyLeakScanner(IEnumerable<SecretBuffer> keys)
+    private const long LargestScannedFile = 512L * 1024 * 1024;
+
+    private readonly List<(string Form, byte[] Needle)> _needles = [];
+
+    public KeyLeakScanner(IEnumerable<TestKey> keys)
     {
         foreach (var key in keys)
         {
-            // The test process may hold these copies; the program under test may not.
-            var raw = key.Span.ToArray();
-            _patterns.Add(("raw", raw));
-            _patterns.Add(("hex", Encoding.ASCII.GetBytes(Convert.ToHexStringLower(raw))));
-            _patterns.Add(("HEX", Encoding.ASCII.GetBytes(Convert.ToHexString(raw))));
-            _patterns.Add(("base64", Encoding.ASCII.GetBytes(Convert.ToBase64String(raw))));
+            var raw = key.Secret.Span.ToArray();
+            _needles.Add(($"{key.Holder} raw", raw));
+            _needles.Add(($"{key.Holder} hex", Encoding.ASCII.GetBytes(Convert.ToHexStringLower(raw))));
+            _needles.Add(($"{key.Holder} HEX", Encoding.ASCII.GetBytes(Convert.ToHexString(raw))));
+            _needles.Add(($"{key.Holder} base64", Encoding.ASCII.GetBytes(Convert.ToBase64String(raw))));
         }
     }
 
-    /// <summary>Every /proc/PID/cmdline and /proc/PID/environ that holds a key.</summary>
+    /// <summary>Every /proc/PID/cmdline and /proc/PID/environ that holds a key, as "PATH: FORM".</summary>
     public IReadOnlyList<string> ScanProcesses()
     {
         var hits = new List<string>();
-        foreach (var process in Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)))
+        foreach (var process in Directory.EnumerateDirectories("/proc").Where(d => Path.GetFileName(d).All(char.IsAsciiDigit)))
         {
             foreach (var file in new[] { "cmdline", "environ" })
             {
-                var path = Path.Combine(process, file);
                 byte[] content;
                 try
                 {
-                    content = File.ReadAllBytes(path);
+                    content = File.ReadAllBytes(Path.Combine(process, file));
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
-                    continue; // the process ended meanwhile
+                    continue;   // the process ended meanwhile
                 }
 
-                hits.AddRange(Find(content).Select(form => $"{path} ({form})"));
+                hits.AddRange(Find(content).Select(form => $"{process}/{file}: {form}"));
             }
         }
 
         return hits;
     }
 
-    /// <summary>Every regular file under <paramref name="roots"/> that holds a key.</summary>
-    public IReadOnlyList<string> ScanFiles(params string[] roots)
+    /// <summary>Every regular file under <paramref name="roots"/> (except <paramref name="excluded"/>)
+    /// that holds a key, as "PATH: FORM".</summary>
+    public IReadOnlyList<string> ScanFiles(IEnumerable<string> roots, IReadOnlySet<string> excluded)
     {
         var hits = new List<string>();
-        var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.ReparsePoint };
+        var options = new EnumerationOptions
+        {
+            RecurseSubdirectories = true,
+            IgnoreInaccessible = true,
+            AttributesToSkip = FileAttributes.ReparsePoint,   // symbolic links: neither followed nor read
+        };
         foreach (var root in roots.Where(Directory.Exists))
         {
             foreach (var path in Directory.EnumerateFiles(root, "*", options))
             {
-                // Only regular files: opening a FIFO or a device could block or have effects.
-                PosixFileStatus status;
-                try
-                {
-                    status = PosixFile.GetLinkStatus(path);
-                }
-                catch (IOException)
+                if (excluded.Contains(path) || ReadRegularFile(path) is not { } content)
                 {
                     continue;
                 }
 
-                if (status.Type != PosixFileType.Regular || status.Size > MaxFileBytes)
-                {
-                    continue;
-                }
-
-                byte[] content;
-                try
-                {
-                    content = File.ReadAllBytes(path);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    continue; // vanished or unreadable
-                }
-
-                hits.AddRange(Find(content).Select(form => $"{path} ({form})"));
+                hits.AddRange(Find(content).Select(form => $"{path}: {form}"));
             }
         }
 
@@ -96,5 +83,37 @@ public sealed class KeyLeakScanner
     }
 
     private IEnumerable<string> Find(byte[] content) =>
-        _patterns.Where(p => content.AsSpan().IndexOf(p.Pattern) >= 0).Select(p => p.Form).Distinct();
+        _needles.Where(n => content.AsSpan().IndexOf(n.Needle) >= 0).Select(n => n.Form);
+
+    private static byte[]? ReadRegularFile(string path)
+    {
+        try
+        {
+            // Non-blocking and no-follow: sockets and FIFOs under /run must not hang the scan.
+            using var handle = PosixFile.OpenNoFollow(path, out var status);
+            if (status.Type != PosixFileType.Regular || status.Size > LargestScannedFile)
+            {
+                return null;
+            }
+
+            var content = new byte[status.Size];
+            var read = 0;
+            while (read < content.Length)
+            {
+                var n = RandomAccess.Read(handle, content.AsSpan(read), read);
+                if (n <= 0)
+                {
+                    break;
+                }
+
+                read += n;
+            }
+
+            return content[..read];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;   // vanished, a socket, or a device node: not a file a key could be left in
+        }
+    }
 }

@@ -23,7 +23,7 @@ public sealed class UnlockSafetyTests(LibvirtdFixture libvirtd) : IDisposable
             s.Guests.CreateDisk("leak-d0", "vda", new Dictionary<int, TestKey> { [0] = s.NewKey("recovery"), [1] = alice }));
         s.Present(wrong, "luks-mallory.1.key");   // the wrong-key path must not leak either
         s.Present(alice, "luks-alice.key");
-        var scanner = new KeyLeakScanner(s.Keys.Select(k => k.Secret));
+        var scanner = new KeyLeakScanner(s.Keys);
 
         var (file, prefix) = LuksVirtCli.Command();
         var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -46,7 +46,7 @@ public sealed class UnlockSafetyTests(LibvirtdFixture libvirtd) : IDisposable
         Assert.Equal(DomainState.Running, s.Guests.StateOf(guest));
         processHits.AddRange(scanner.ScanProcesses()); // QEMU keeps running with the key in memory only
         Assert.Empty(processHits);
-        Assert.Empty(scanner.ScanFiles("/tmp", "/run", "/dev/shm", "/var/lib/luksvirt", "/var/log/libvirt", "/etc/libvirt", s.Directory.Path));
+        Assert.Empty(scanner.ScanFiles([.. KeyLeakScanner.HostRoots, "/var/log/libvirt", "/etc/libvirt"], new HashSet<string>()));
         Assert.Contains("opened by key of holder 'alice'", File.ReadAllText(s.LogPath), StringComparison.Ordinal);
         Assert.False(s.Guests.HasAnySecret(guest));
     }

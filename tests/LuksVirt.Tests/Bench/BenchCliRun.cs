@@ -40,7 +40,8 @@ public sealed class BenchCliRun : IDisposable
         // qemu-io runs that last tens of milliseconds.
         while (!bench.HasExited && clock.Elapsed < s_timeout)
         {
-            foreach (var process in QemuProcess.Scan())
+            // Only the bench's own children: other tests may run qemu-img at the same time.
+            foreach (var process in QemuProcess.Scan(parentPid: bench.Id))
             {
                 seen.TryAdd(process.Pid, process);
             }
@@ -79,7 +80,7 @@ public sealed class BenchCliRun : IDisposable
 /// standard input was (e.g. "pipe:[1234]").</summary>
 public sealed record QemuProcess(int Pid, string Name, IReadOnlyList<string> Arguments, IReadOnlyList<string> Environment, string? StandardInput)
 {
-    public static IEnumerable<QemuProcess> Scan()
+    public static IEnumerable<QemuProcess> Scan(int parentPid)
     {
         foreach (var directory in Directory.EnumerateDirectories("/proc"))
         {
@@ -92,7 +93,7 @@ public sealed record QemuProcess(int Pid, string Name, IReadOnlyList<string> Arg
             try
             {
                 var name = File.ReadAllText(Path.Combine(directory, "comm")).Trim();
-                if (name is "qemu-io" or "qemu-img")
+                if (name is "qemu-io" or "qemu-img" && ParentOf(directory) == parentPid)
                 {
                     process = new QemuProcess(
                         pid,
@@ -117,6 +118,12 @@ public sealed record QemuProcess(int Pid, string Name, IReadOnlyList<string> Arg
             }
         }
     }
+
+    private static int? ParentOf(string procDirectory) =>
+        File.ReadLines(Path.Combine(procDirectory, "status"))
+            .Where(l => l.StartsWith("PPid:", StringComparison.Ordinal))
+            .Select(l => (int?)int.Parse(l["PPid:".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture))
+            .FirstOrDefault();
 
     private static string[] Split(string nulSeparated) => nulSeparated.Split('\0', StringSplitOptions.RemoveEmptyEntries);
 }

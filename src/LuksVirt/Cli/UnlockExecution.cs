@@ -124,7 +124,7 @@ internal static class UnlockExecution
             keys.WipeSource();
             if (keys.Report.Deleted)
             {
-                log.Info($"presented key files deleted ({keys.Keys.Count} key(s) zeroed in memory)");
+                log.Info($"presented key files deleted; {keys.Keys.Count} key(s) stay in locked memory until the run ends");
             }
         }
         catch (IOException e)

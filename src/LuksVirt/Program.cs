@@ -7,6 +7,12 @@ internal static class Program
 {
     private static int Main(string[] args)
     {
+        // Piped into a log or a pager, tables are not squeezed into 80 columns.
+        if (Console.IsOutputRedirected)
+        {
+            Spectre.Console.AnsiConsole.Profile.Width = 200;
+        }
+
         var parse = LuksVirtCommandLine.Build().Parse(args);
 
         // System.CommandLine's own SIGINT/SIGTERM handling would end the process after a grace

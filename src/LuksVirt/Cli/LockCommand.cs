@@ -75,7 +75,7 @@ internal static class LockCommand
                     first ? Markup.Escape(guest.StateBefore) : "",
                     first ? Markup.Escape(guest.StateAfter) : "",
                     first ? guest.Outcome.ToString() : "",
-                    Markup.Escape(disk.Container),
+                    Markup.Escape(Path.GetFileName(disk.Container)),
                     disk.Backend.ToString().ToLowerInvariant(),
                     disk.Outcome.ToString(),
                     Markup.Escape(disk.Message ?? (first ? guest.Message ?? "" : "")));

@@ -60,7 +60,7 @@ internal static class StatusCommand
                     first ? Markup.Escape(guest.Name) : "",
                     first ? Markup.Escape(guest.State) : "",
                     first ? (guest.Autostart ? "[red]on[/]" : "off") : "",
-                    Markup.Escape(disk.Container),
+                    Markup.Escape(Path.GetFileName(disk.Container)),
                     disk.Backend.ToString().ToLowerInvariant(),
                     disk.State.ToString(),
                     disk.LastOpenedBy is null ? "" : Markup.Escape($"{disk.LastOpenedBy}/{disk.LastSlot} at {disk.LastOpenedAt:u}"));

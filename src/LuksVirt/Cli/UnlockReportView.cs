@@ -14,7 +14,7 @@ internal static class UnlockReportView
             return;
         }
 
-        var table = new Table().AddColumns("guest", "before", "after", "outcome", "disk", "backend", "disk outcome", "holder/slot", "trials", "detail");
+        var table = new Table().AddColumns("guest", "state", "outcome", "disk", "backend", "disk outcome", "opened by", "trials", "detail");
         foreach (var guest in report.Guests)
         {
             var first = true;
@@ -22,13 +22,12 @@ internal static class UnlockReportView
             {
                 table.AddRow(
                     first ? Markup.Escape(guest.Name) : "",
-                    first ? Markup.Escape(guest.StateBefore) : "",
-                    first ? Markup.Escape(guest.StateAfter) : "",
+                    first ? Markup.Escape(guest.StateBefore == guest.StateAfter ? guest.StateAfter : $"{guest.StateBefore} -> {guest.StateAfter}") : "",
                     first ? Outcome(guest.Outcome) : "",
-                    Markup.Escape(disk.Container),
+                    Markup.Escape(Path.GetFileName(disk.Container)),
                     disk.Backend.ToString().ToLowerInvariant(),
                     disk.Outcome.ToString(),
-                    disk.Holder is null ? "" : Markup.Escape($"{disk.Holder}/{disk.Slot}"),
+                    disk.Holder is null ? "" : Markup.Escape($"{disk.Holder}, slot {disk.Slot}"),
                     disk.Derivations.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     Markup.Escape(disk.Message ?? (first ? guest.Message ?? "" : "")));
                 first = false;

@@ -13,25 +13,14 @@ internal static class UsbCommand
     {
         var device = new Argument<string>("DEVICE") { Description = "the stick's block device (/dev/sdb) or an image file of one" };
         var depth = KeysDepthOption();
-        var vms = new Option<string[]>("--vm") { Description = "only this guest (repeatable)", AllowMultipleArgumentsPerToken = false };
-        var dryRun = new Option<bool>("--dry-run") { Description = "find which key opens which disk; activate and start nothing" };
-        var json = new Option<bool>("--json") { Description = "print the report as JSON" };
+        var run = new UnlockRunOptions();
         var command = new Command("usb", "read the key files on a USB stick (no mount) and unlock with them, as unlock does");
         command.Arguments.Add(device);
         command.Options.Add(depth);
-        command.Options.Add(vms);
-        command.Options.Add(dryRun);
-        command.Options.Add(json);
+        run.AddTo(command);
         command.SetAction((parse, cancellationToken) =>
         {
-            var options = new UnlockOptions
-            {
-                ConnectUri = parse.GetValue(global.Connect)!,
-                ConfigPath = parse.GetValue(global.Config),
-                VmNames = parse.GetValue(vms) ?? [],
-                DryRun = parse.GetValue(dryRun),
-                StatePath = parse.GetValue(global.State)!,
-            };
+            var options = run.Bind(parse, global);
             var path = parse.GetValue(device)!;
             var maxDepth = parse.GetValue(depth);
             if (CheckKeysDepth(maxDepth) is { } problem)
@@ -40,7 +29,7 @@ internal static class UsbCommand
                 return Task.FromResult(ExitCodes.Usage);
             }
 
-            return UnlockExecution.RunAsync(options, parse.GetValue(global.Log)!, parse.GetValue(json),
+            return UnlockExecution.RunAsync(options, parse.GetValue(global.Log)!, parse.GetValue(run.Json),
                 () => UsbKeyPresentation.Read(path, maxDepth), cancellationToken);
         });
         return command;

@@ -14,6 +14,8 @@ internal static class LuksVirtCommandLine
         root.Subcommands.Add(LockCommand.Create(global));
         root.Subcommands.Add(StatusCommand.Create(global));
         root.Subcommands.Add(DoctorCommand.Create(global));
+        root.Subcommands.Add(CreateCommand.Create(global));
+        root.Subcommands.Add(EncryptVmCommand.Create(global));
         return root;
     }
 }

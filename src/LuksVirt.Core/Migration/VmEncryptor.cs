@@ -83,7 +83,8 @@ public sealed class VmEncryptor(ActivityLog log, IMigrationProgress progress, Mi
         {
             if (e.DomainUuid == uuid && e.Kind is DomainLifecycleEventKind.Started or DomainLifecycleEventKind.Defined or DomainLifecycleEventKind.Undefined)
             {
-                abortReason = $"domain '{request.Guest}' was {e.Kind.ToString().ToLowerInvariant()} during the migration";
+                // Runs on libvirt's event thread; the run reads it after the cancellation it causes.
+                Volatile.Write(ref abortReason, $"domain '{request.Guest}' was {e.Kind.ToString().ToLowerInvariant()} during the migration");
                 aborted.Cancel();
             }
         });
@@ -108,7 +109,7 @@ public sealed class VmEncryptor(ActivityLog log, IMigrationProgress progress, Mi
 
             // Last look before anything visible changes: nobody touched the guest meanwhile.
             watch.Dispose();
-            if (abortReason is not null || domain.State != DomainState.Shutoff || domain.GetXml(inactive: true) != originalXml)
+            if (Volatile.Read(ref abortReason) is not null || domain.State != DomainState.Shutoff || domain.GetXml(inactive: true) != originalXml)
             {
                 throw new InvalidOperationException($"{abortReason ?? $"domain '{request.Guest}' changed during the migration"}; nothing was switched, the sources are untouched. Run encrypt-vm again once it is shut off");
             }
@@ -147,7 +148,7 @@ public sealed class VmEncryptor(ActivityLog log, IMigrationProgress progress, Mi
             return new EncryptVmReport(request.Guest, BackendSelection.Name(backend), version.ToString(), reports, survey.AlreadyEncrypted, survey.LeftAlone,
                 plans.Select(p => p.Config?.FilePath).FirstOrDefault(p => p is not null), keyReports, warnings);
         }
-        catch (OperationCanceledException) when (abortReason is not null && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (Volatile.Read(ref abortReason) is not null && !cancellationToken.IsCancellationRequested)
         {
             Undo(undo);
             throw new InvalidOperationException($"{abortReason}; the migration was stopped and undone, the sources are untouched. Run encrypt-vm again once it is shut off");

@@ -42,7 +42,8 @@ internal static class ContainerCommandRun
         {
             return Fail(log, ExitCodes.Failure, "interrupted: this run's changes were undone");
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptsetupException or LibvirtException or OpenSslException or InvalidOperationException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptsetupException or LibvirtException or OpenSslException
+            or InvalidOperationException or FormatException or System.Xml.XmlException or System.Text.Json.JsonException or System.ComponentModel.Win32Exception)
         {
             return Fail(log, ExitCodes.Failure, $"failed: {e.Message}");
         }

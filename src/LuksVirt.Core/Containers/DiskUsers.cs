@@ -16,7 +16,18 @@ public static class DiskUsers
             using (domain)
             {
                 var name = domain.Name;
-                if (DomainDiskEditor.DiskSources(name, domain.GetXml(inactive: true)).Any(s => paths.Contains(s, StringComparer.Ordinal)))
+                string xml;
+                try
+                {
+                    xml = domain.GetXml(inactive: true);
+                }
+                catch (DomainNotFoundException)
+                {
+                    // Undefined between the listing and this call: it uses no disk any more.
+                    continue;
+                }
+
+                if (DomainDiskEditor.DiskSources(name, xml).Any(s => paths.Contains(s, StringComparer.Ordinal)))
                 {
                     users.Add(name);
                 }

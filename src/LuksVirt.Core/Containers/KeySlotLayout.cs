@@ -43,9 +43,16 @@ public sealed class KeySlotLayout
         for (var slot = 0; slot < holders.Count; slot++)
         {
             var holder = holders[slot];
-            if (KeyFileName.Explain(KeyFileName.Prefix + holder + KeyFileName.Suffix) is { } reason)
+            // The file name must read back as exactly this holder and slot ("a.3" would not).
+            var name = $"{KeyFileName.Prefix}{holder}.{slot}{KeyFileName.Suffix}";
+            if (KeyFileName.Explain(name) is { } reason)
             {
                 throw new ArgumentException($"holder '{KeyFileName.Sanitize(holder)}' cannot name a key file: {reason}");
+            }
+
+            if (!KeyFileName.TryParse(name, out var parsedHolder, out var parsedSlot) || parsedHolder != holder || parsedSlot != slot)
+            {
+                throw new ArgumentException($"holder '{KeyFileName.Sanitize(holder)}' cannot name a key file: use letters, digits, '_' and '-'");
             }
 
             if (string.Equals(holder, RecoveryHolder, StringComparison.OrdinalIgnoreCase))

@@ -177,6 +177,11 @@ public sealed class VmEncryptor(ActivityLog log, IMigrationProgress progress, Mi
                 throw new ContainerRefusedException($"output directory {directory} does not exist");
             }
 
+            if (!File.Exists(disk.SourcePath))
+            {
+                throw new ContainerRefusedException($"{disk.TargetDev}: the source {disk.SourcePath} does not exist; fix the domain's disk first");
+            }
+
             var containerPath = Path.Combine(directory, DiskMigrationPlan.ContainerName(disk.SourcePath));
             if (Exists(containerPath))
             {

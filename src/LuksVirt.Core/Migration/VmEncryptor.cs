@@ -129,6 +129,9 @@ public sealed class VmEncryptor(ActivityLog log, IMigrationProgress progress, Mi
             }
 
             SwitchDomain(connection, domain, originalXml, plans, undo);
+            // The commit point: from here on the guest uses the containers, and nothing may be
+            // undone any more (an undo after a deleted source would point the guest at nothing).
+            undo.Clear();
             log.Info($"domain '{request.Guest}': {plans.Count} disk(s) switched to LUKS containers, autostart off, title marked");
 
             var deleted = DeletePlaintext(request, plans, warnings);
@@ -266,9 +269,18 @@ public sealed class VmEncryptor(ActivityLog log, IMigrationProgress progress, Mi
                 continue;
             }
 
-            File.Delete(plan.Disk.SourcePath);
-            deleted.Add(plan);
-            log.Info($"{plan.Disk.TargetDev}: deleted the plaintext source {plan.Disk.SourcePath}");
+            try
+            {
+                File.Delete(plan.Disk.SourcePath);
+                deleted.Add(plan);
+                log.Info($"{plan.Disk.TargetDev}: deleted the plaintext source {plan.Disk.SourcePath}");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                var failed = $"{plan.Disk.TargetDev}: could not delete the plaintext source {plan.Disk.SourcePath} ({e.Message}); the guest already uses its container, delete it by hand";
+                warnings.Add(failed);
+                log.Error(failed);
+            }
         }
 
         return deleted;

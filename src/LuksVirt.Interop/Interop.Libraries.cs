@@ -9,5 +9,8 @@ internal static partial class Interop
         internal const string Libvirt = "libvirt.so.0";
         internal const string Cryptsetup = "libcryptsetup.so.12";
         internal const string Libc = "libc.so.6";
+
+        /// <summary>OpenSSL 3's libcrypto, the library libcryptsetup itself uses for its crypto.</summary>
+        internal const string LibCrypto = "libcrypto.so.3";
     }
 }

@@ -2,7 +2,8 @@ namespace LuksVirt.Core.Containers;
 
 /// <summary>
 /// The request cannot be carried out as asked (bad slot number, last slot, unknown holder, file
-/// already there, not a LUKS container...). Nothing was changed; the message names the fix.
+/// already there, data on a device, key file clash, unknown domain, not a LUKS container...).
+/// Nothing was changed; the message names the fix (exit code 2).
 /// </summary>
 public sealed class ContainerRefusedException : Exception
 {

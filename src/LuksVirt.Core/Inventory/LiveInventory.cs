@@ -22,7 +22,15 @@ public sealed record LiveInventory(IReadOnlyList<Guest> Guests, IReadOnlyList<st
         {
             using (domain)
             {
-                domains.Add(new DomainDescription(domain.Name, domain.Uuid, domain.GetXml(inactive: true)));
+                try
+                {
+                    domains.Add(new DomainDescription(domain.Name, domain.Uuid, domain.GetXml(inactive: true)));
+                }
+                catch (DomainNotFoundException)
+                {
+                    // Undefined between the listing and this call (another admin or tool at
+                    // work): it is no guest of this run, and must not fail the others.
+                }
             }
         }
 

@@ -22,6 +22,7 @@ internal static partial class Interop
             internal const int O_EXCL = 0x80;
             internal const int O_NOCTTY = 0x100;
             internal const int O_NONBLOCK = 0x800;
+            internal const int O_DIRECT = 0x4000;
             internal const int O_DIRECTORY = 0x10000;
             internal const int O_NOFOLLOW = 0x20000;
             internal const int O_CLOEXEC = 0x80000;

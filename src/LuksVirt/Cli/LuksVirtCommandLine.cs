@@ -19,6 +19,8 @@ internal static class LuksVirtCommandLine
         root.Subcommands.Add(KeysCommand.Create());
         root.Subcommands.Add(HeaderCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(CreateCommand.Create(global));
+        root.Subcommands.Add(EncryptVmCommand.Create(global));
         return root;
     }
 }

@@ -1,0 +1,66 @@
+using System.ComponentModel;
+using System.Diagnostics;
+
+namespace LuksVirt.Core.Containers;
+
+/// <summary>What an external tool did: exit code, its output (only JSON output is ever read)
+/// and its error output (for messages).</summary>
+public sealed record ExternalToolResult(int ExitCode, string StandardOutput, string StandardError)
+{
+    public bool Succeeded => ExitCode == 0;
+}
+
+/// <summary>
+/// Runs a system tool (lvcreate, qemu-img) directly, never through a shell: arguments are
+/// passed one by one, standard input is empty, and no key ever goes on the command line. Only
+/// the exit code and JSON output are used; error text is passed on to the user, never parsed.
+/// </summary>
+public static class ExternalTool
+{
+    /// <summary>Throws <see cref="FileNotFoundException"/> when the tool is not installed, naming
+    /// <paramref name="package"/> as the fix.</summary>
+    public static async Task<ExternalToolResult> RunAsync(string program, IEnumerable<string> arguments, string package, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(program);
+        ArgumentNullException.ThrowIfNull(arguments);
+        var start = new ProcessStartInfo(program)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        Process process;
+        try
+        {
+            process = Process.Start(start) ?? throw new IOException($"cannot start {program}");
+        }
+        catch (Win32Exception e)
+        {
+            throw new FileNotFoundException($"{program} is not available ({e.Message}); install the Debian package {package}", program, e);
+        }
+
+        using (process)
+        {
+            process.StandardInput.Close();
+            var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+            var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+            try
+            {
+                await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill(entireProcessTree: true);
+                throw;
+            }
+
+            return new ExternalToolResult(process.ExitCode, await stdout.ConfigureAwait(false), (await stderr.ConfigureAwait(false)).Trim());
+        }
+    }
+}

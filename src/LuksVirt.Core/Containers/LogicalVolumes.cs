@@ -1,0 +1,51 @@
+using System.Globalization;
+
+namespace LuksVirt.Core.Containers;
+
+/// <summary>
+/// LVM volumes for containers, through the lvm2 tools (there is no stable C API for creating
+/// volumes). lvcreate needs device-mapper in the kernel; without it the tool fails and its own
+/// message is passed on.
+/// </summary>
+public static class LogicalVolumes
+{
+    public const string Package = "lvm2";
+
+    /// <summary>The device node path of VG/LV.</summary>
+    public static string DevicePath(string volumeGroup, string name) => $"/dev/{volumeGroup}/{name}";
+
+    /// <summary>True for a VG/LV name pair as LVM allows them: [A-Za-z0-9+_.-], not starting with '-'.</summary>
+    public static bool IsVolumeName(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var parts = text.Split('/');
+        return parts.Length == 2 && parts.All(IsName);
+    }
+
+    public static async Task CreateAsync(string volumeGroup, string name, long sizeBytes, CancellationToken cancellationToken)
+    {
+        // Size in bytes ("b"), so that LVM rounds up to whole extents and never down.
+        var result = await ExternalTool.RunAsync(
+            "lvcreate",
+            ["--yes", "--size", sizeBytes.ToString(CultureInfo.InvariantCulture) + "b", "--name", name, volumeGroup],
+            Package,
+            cancellationToken).ConfigureAwait(false);
+        if (!result.Succeeded)
+        {
+            throw new IOException($"lvcreate {volumeGroup}/{name} failed (exit {result.ExitCode}): {result.StandardError}");
+        }
+    }
+
+    public static async Task RemoveAsync(string volumeGroup, string name, CancellationToken cancellationToken)
+    {
+        var result = await ExternalTool.RunAsync("lvremove", ["--yes", $"{volumeGroup}/{name}"], Package, cancellationToken).ConfigureAwait(false);
+        if (!result.Succeeded)
+        {
+            throw new IOException($"lvremove {volumeGroup}/{name} failed (exit {result.ExitCode}): {result.StandardError}");
+        }
+    }
+
+    private static bool IsName(string name) =>
+        name.Length is > 0 and <= 127 && name[0] != '-' && name is not ("." or "..")
+        && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '+' or '_' or '.' or '-');
+}

@@ -1,0 +1,55 @@
+using LuksVirt.Cryptsetup;
+using LuksVirt.Secrets;
+
+namespace LuksVirt.Core.Containers;
+
+/// <summary>The header facts of a container just formatted.</summary>
+public sealed record FormattedContainer(string Path, LuksVersion Version, string Uuid, string Cipher, long PayloadOffset, int SectorSize);
+
+/// <summary>
+/// Formats a LUKS container through libcryptsetup with generated keys in their planned slots.
+/// Every slot uses the minimal PBKDF2 cost: the keys have full entropy (see
+/// <see cref="GeneratedKeys"/>), so a slow derivation would only slow down every unlock without
+/// making a guess any less hopeless. Each key is tried on its slot before the container counts.
+/// </summary>
+public static class LuksContainerFormatter
+{
+    public static FormattedContainer Format(string path, LuksVersion version, CipherSpec cipher, GeneratedKeys keys)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(cipher);
+        ArgumentNullException.ThrowIfNull(keys);
+        var pbkdf = PbkdfSettings.MinimalPbkdf2;
+        var options = new LuksFormatOptions(version, cipher.Cipher, cipher.Mode, cipher.VolumeKeyBytes, pbkdf);
+        using var device = CryptDevice.Open(path);
+        var first = keys.Keys[0];
+        device.Format(options, first.Secret.Span, first.Plan.Slot);
+        device.SetPbkdf(pbkdf);
+        foreach (var key in keys.Keys.Skip(1))
+        {
+            device.AddKey(first.Secret.Span, key.Secret.Span, key.Plan.Slot);
+        }
+
+        foreach (var key in keys.Keys)
+        {
+            // Throws WrongKeyException if a key does not open the slot it is filed under.
+            device.TestKey(key.Secret.Span, key.Plan.Slot);
+        }
+
+        return new FormattedContainer(
+            path,
+            device.Version,
+            device.Uuid,
+            $"{device.Cipher}-{device.CipherMode}",
+            checked((long)device.DataOffsetSectors * DiskSize.SectorBytes),
+            device.EncryptionSectorSize);
+    }
+
+    /// <summary>The volume key of a container, unlocked by one of its generated keys.</summary>
+    public static SecretBuffer TakeVolumeKey(string path, GeneratedKey key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        using var device = CryptDevice.Load(path);
+        return device.GetVolumeKey(key.Secret.Span, key.Plan.Slot);
+    }
+}

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The README's main-job demo: three small guests whose disks sit in LUKS containers (native
-# backend: QEMU decrypts), keys dropped into a RAM directory, then `luksvirt unlock`, `status`,
-# `lock`, and a clean-up that leaves the host as it was. Real libvirtd and QEMU; the guests have
-# no operating system and just sit in their firmware.
+# The README's main-job demo: `luksvirt create` makes three small guests whose disks sit in LUKS
+# containers (native backend: QEMU decrypts), their holders' keys are dropped into a RAM
+# directory, then `luksvirt unlock`, `status`, `lock`, and a clean-up that leaves the host as it
+# was. Real libvirtd and QEMU; the guests have no operating system and sit in their firmware.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,30 +34,21 @@ install -d -m 0755 "$images"
 install -d -m 0700 /run/luksvirt-demo "$keys"
 echo '<vms/>' > "$config"   # no classic entries: the guests are found through libvirt itself
 
-# One disk per guest, two for demo-db; one holder key each, written by the "administrator" into
-# the RAM key directory. Keys are 64 printable random characters (384 bits).
-make_disk() { # disk-name key-file target-dev
-  local img=$images/$1.luks uuid
-  truncate -s 32M "$img"
-  cryptsetup luksFormat --batch-mode --type luks1 --pbkdf-force-iterations 1000 --key-file="$2" "$img"
-  uuid=$(cat /proc/sys/kernel/random/uuid)
-  echo "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='$img'/>
-    <target dev='$3' bus='virtio'/><encryption format='luks'><secret type='passphrase' uuid='$uuid'/></encryption></disk>"
-}
-holders=(alice bob carol)
-for i in 0 1 2; do
-  g=${guests[$i]} key=$keys/luks-${holders[$i]}.0.key
-  (umask 077; head -c 48 /dev/urandom | base64 | tr '+/' '-_' | tr -d '\n' > "$key")
-  disks=$(make_disk "$g-d0" "$key" vda)
-  [ "$g" = demo-db ] && disks+=$(make_disk "$g-d1" "$key" vdb)
-  virsh -q define /dev/stdin >/dev/null <<XML
-<domain type='qemu'><name>$g</name><title>$g [encrypted volume, started by luksvirt]</title>
-  <memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os>
-  <devices>$disks</devices></domain>
-XML
-done
-
 run() { echo; echo "\$ luksvirt $*"; "$luksvirt" "$@"; }
+
+# The administrator's part: `luksvirt create` makes each LUKS container (the native backend:
+# QEMU decrypts), one printable key per holder plus a recovery key, defines the guest, turns its
+# autostart off and records who holds which slot. Each holder's key is then "presented" by
+# dropping it into the RAM key directory; the recovery keys would go offline.
+for spec in "demo-web web-d0 alice" "demo-db db-d0 bob" "demo-db db-d1 dave" "demo-mail mail-d0 carol"; do
+  read -r guest disk holder <<<"$spec"
+  out=/run/luksvirt-demo/out-$disk
+  run create --vm "$guest" --disk "$images/$disk.luks" --size 32M --backend native --holder "$holder" \
+    --keys-out "$out" --define-domain --domain-type qemu --config "$config" --log /run/luksvirt-demo/luksvirt.log >/dev/null
+  mv "$out/luks-$holder".*.key "$keys/"
+done
+echo; echo "key directory before the unlock:"; ls -la "$keys"
+
 run doctor || true
 run unlock --keys "$keys" --config "$config" --state "$state" --log /run/luksvirt-demo/luksvirt.log --vm demo-web --vm demo-db --vm demo-mail
 echo; echo "key directory after the run (the keys were wiped):"; ls -la "$keys"

@@ -14,7 +14,8 @@ public sealed record FormattedContainer(string Path, LuksVersion Version, string
 /// </summary>
 public static class LuksContainerFormatter
 {
-    public static FormattedContainer Format(string path, LuksVersion version, CipherSpec cipher, GeneratedKeys keys)
+    /// <param name="registryPath">Where LUKS1 holder names go (LUKS2 keeps them as tokens).</param>
+    public static FormattedContainer Format(string path, LuksVersion version, CipherSpec cipher, GeneratedKeys keys, string registryPath = KeySlotEditorOptions.DefaultRegistryPath)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(cipher);
@@ -34,6 +35,15 @@ public static class LuksContainerFormatter
         {
             // Throws WrongKeyException if a key does not open the slot it is filed under.
             device.TestKey(key.Secret.Span, key.Plan.Slot);
+        }
+
+        // Who holds which slot, so `keys list` names them and an unlock tries each holder's key
+        // on its own slot first.
+        var holders = HolderStores.For(device.Version, registryPath);
+        var created = DateTimeOffset.UtcNow;
+        foreach (var key in keys.Keys)
+        {
+            holders.Record(device, key.Plan.Slot, new HolderRecord(key.Plan.Holder, HolderKeyKind.Generated, created));
         }
 
         return new FormattedContainer(

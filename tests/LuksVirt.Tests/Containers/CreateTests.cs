@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using LuksVirt.Core.Containers;
 using LuksVirt.Core.Inventory;
@@ -72,11 +73,13 @@ public sealed partial class CreateTests(LibvirtdFixture libvirtd) : IDisposable
         Assert.Contains($"{name} {DomainDiskEditor.TitleMarker}", _lab.InactiveXml(name), StringComparison.Ordinal);
         Assert.False(_lab.Autostart(name));
 
-        // The plaintext vda needs no key; bob's key (slot 1) opens the new disk.
-        var unlock = _lab.Unlock(name, "luks-bob.1.key");
+        // The plaintext vda needs no key; bob's key opens the new disk. Presented without a slot
+        // hint, it still costs one key derivation: create recorded bob as the holder of slot 1.
+        var unlock = _lab.Unlock(name, "luks-bob.1.key", presentAs: "luks-bob.key");
 
         Assert.True(unlock.ExitCode == 0, unlock.StandardError + unlock.StandardOutput + LibvirtdFixture.QemuLogOf(name));
         Assert.Equal(DomainState.Running, _lab.State(name));
+        Assert.Equal(1, JsonDocument.Parse(unlock.StandardOutput).RootElement.GetProperty("totals").GetProperty("keyDerivations").GetInt32());
     }
 
     [Fact]

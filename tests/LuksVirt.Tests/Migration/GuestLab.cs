@@ -105,9 +105,10 @@ public sealed class GuestLab : IDisposable
 
     /// <summary>Copies a key file from --keys-out into the unlock key directory and runs
     /// <c>luksvirt unlock</c> for that guest (discovery only: native disks need no config).</summary>
-    public ToolResult Unlock(string guest, string keyFileName)
+    /// <param name="presentAs">The name the key file gets in the key directory (default: its own).</param>
+    public ToolResult Unlock(string guest, string keyFileName, string? presentAs = null)
     {
-        File.Copy(Path.Combine(KeysOut, keyFileName), Path.Combine(UnlockKeys, keyFileName));
+        File.Copy(Path.Combine(KeysOut, keyFileName), Path.Combine(UnlockKeys, presentAs ?? keyFileName));
         return LuksVirtCli.Run(["unlock", "--keys", UnlockKeys, "--config", EmptyConfig, "--state", Directory.PathOf("state.json"), "--log", LogPath, "--json", "--vm", guest]);
     }
 

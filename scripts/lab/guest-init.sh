@@ -6,7 +6,8 @@
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root LANG=C.UTF-8
 arg() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
-poweroff_now() { sync; echo o > /proc/sysrq-trigger; sleep 30; }
+# After sysrq o the 9p root goes away: wait with shell builtins only, nothing from disk.
+poweroff_now() { sync; echo o > /proc/sysrq-trigger; while :; do :; done; }
 trap poweroff_now EXIT
 
 echo "LAB-BOOTED uptime=$(cut -d' ' -f1 /proc/uptime)"
@@ -17,6 +18,8 @@ mount -t devpts -o gid=5,mode=0620 devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 mount -t tmpfs -o mode=1777 tmpfs /var/tmp
 hostname lab
+# A writable directory shared with the host (e.g. stick images the host attaches over USB).
+mkdir -p /lab-share && mount -t 9p -o trans=virtio,version=9p2000.L labshare /lab-share
 
 for m in loop dm-mod dm-crypt xts ecb cbc aes_generic sha256_generic algif_skcipher \
          vfat nls_cp437 nls_iso8859-1 usb-storage xhci_pci xhci_hcd sd_mod; do
@@ -24,9 +27,15 @@ for m in loop dm-mod dm-crypt xts ecb cbc aes_generic sha256_generic algif_skcip
 done
 [ -c /dev/mapper/control ] || mknod /dev/mapper/control c 10 236
 
-# The host's own domains, secrets and runtime state are not the lab's: hide them.
-rm -rf /etc/libvirt/qemu/*.xml /etc/libvirt/qemu/autostart /etc/libvirt/secrets/* \
-       /var/lib/libvirt/qemu/* /var/log/libvirt/qemu/* /etc/luksvirt /var/lib/luksvirt 2>/dev/null
+# The host's own domains, secrets and runtime state are not the lab's. Hidden under empty
+# tmpfs mounts, not deleted in the overlay: the host keeps defining domains while the lab runs,
+# and new files would show through the read-only lower layer.
+for d in /etc/libvirt/qemu /etc/libvirt/secrets /var/lib/libvirt/qemu /var/log/libvirt \
+         /var/lib/libvirt/images /var/lib/libvirt/images-crypted /etc/luksvirt /var/lib/luksvirt; do
+  mkdir -p "$d" && mount -t tmpfs -o mode=0755 tmpfs "$d"
+done
+chmod 0700 /etc/libvirt/secrets
+chown libvirt-qemu:libvirt-qemu /var/lib/libvirt/qemu && chmod 0751 /var/lib/libvirt/qemu
 mkdir -p /var/log/libvirt /run/libvirt
 virtlogd --daemon
 libvirtd --daemon

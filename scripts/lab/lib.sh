@@ -15,21 +15,25 @@ make_container() {
   cryptsetup luksFormat --batch-mode --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
     --key-file=- "$1" <"$2"
 }
-# A domain of type qemu (no /dev/kvm in the lab) whose only disk is the block device at LINK.
+# define_domain NAME LINK...: a domain of type qemu (no /dev/kvm in the lab) whose disks are
+# the block devices at the LINKs (vda, vdb...).
 define_domain() {
-  cat >/tmp/dom-$1.xml <<XML
-<domain type='qemu'>
-  <name>$1</name>
-  <memory unit='MiB'>32</memory>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <devices>
-    <disk type='block' device='disk'>
-      <driver name='qemu' type='raw'/>
-      <source dev='$2'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-  </devices>
-</domain>
-XML
-  virsh -q define /tmp/dom-$1.xml >/dev/null
+  name=$1; shift
+  letters=abcdefgh i=1
+  {
+    echo "<domain type='qemu'><name>$name</name><memory unit='MiB'>32</memory>"
+    echo "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>"
+    for link in "$@"; do
+      echo "<disk type='block' device='disk'><driver name='qemu' type='raw'/>"
+      echo "<source dev='$link'/><target dev='vd$(echo $letters | cut -c$i)' bus='virtio'/></disk>"
+      i=$((i + 1))
+    done
+    echo "</devices></domain>"
+  } >/tmp/dom-$name.xml
+  virsh -q define "/tmp/dom-$name.xml" >/dev/null
+}
+# check_eq NAME DETAIL EXPECTED ACTUAL: PASS when the two strings are equal.
+check_eq() {
+  if [ "$3" = "$4" ]; then result "$1" PASS "$2"
+  else result "$1" FAIL "$2: expected '$3', got '$4'"; fi
 }

@@ -30,20 +30,45 @@ fi
 
 run=$(mktemp -d "$state/run.XXXXXX")
 log=$run/console.log
+mkdir -p "$run/share"
+: >"$log"
+# Requests from the guest on its console, served through QEMU's monitor:
+#   LAB-REQUEST plug ID FILE   attach FILE (in the shared directory) as a USB stick on xhci
+#   LAB-REQUEST unplug ID      pull it
+monitor() { python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(0.2); s.recv(65536)
+s.sendall((sys.argv[2] + "\n").encode()); time.sleep(0.5); print(s.recv(65536).decode(errors="replace"))
+' "$run/monitor.sock" "$1"; }
+(
+  tail -n +1 -F "$log" 2>/dev/null | tr -d '\r' | while read -r tag verb id file _; do
+    [ "$tag" = LAB-REQUEST ] || continue
+    case $verb in
+      plug) monitor "drive_add 0 if=none,id=$id,format=raw,file=$run/share/$file"
+            monitor "device_add usb-storage,bus=xhci.0,drive=$id,id=$id,removable=on" ;;
+      unplug) monitor "device_del $id" ;;
+    esac >>"$run/monitor.log" 2>&1
+  done
+) &
+watcher=$!
 start=$(date +%s.%N)
 set +e
 timeout -k 5 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -m 2G -smp 2 -nographic -no-reboot \
   -kernel "$kernel" -initrd "$initrd" \
   -append "console=ttyS0 loglevel=4 panic=-1 lab.init=$here/guest-init.sh lab.script=$script lab.repo=$repo" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+  -virtfs local,path=$run/share,mount_tag=labshare,security_model=none \
   -device qemu-xhci,id=xhci -monitor "unix:$run/monitor.sock,server=on,wait=off" \
   ${LAB_QEMU_EXTRA:-} </dev/null >"$log" 2>&1
 qemu_rc=$?
 set -e
+# The watcher's own children (tail, tr, the loop), then the watcher itself.
+pkill -P "$watcher" 2>/dev/null || true
+kill "$watcher" 2>/dev/null || true
 wall=$(echo "$(date +%s.%N) - $start" | bc)
 tr -d '\r' <"$log" >"$log.clean"
 
-grep -o 'LAB-[A-Z]*.*' "$log.clean" | grep -E '^LAB-(BOOTED|READY|DONE)' || true
+grep -o 'LAB-[A-Z]*.*' "$log.clean" | grep -E '^LAB-(BOOTED|READY|DONE|TIME)' || true
 grep -o 'LAB-RESULT .*' "$log.clean" || true
 pass=$(grep -c 'LAB-RESULT [^ ]* PASS' "$log.clean" || true)
 fail=$(grep -c 'LAB-RESULT [^ ]* FAIL' "$log.clean" || true)
@@ -52,6 +77,7 @@ if [ "$qemu_rc" = 124 ]; then echo "lab: time limit of ${timeout_s}s reached"; f
 if [ "$fail" -gt 0 ] || [ "$pass" -eq 0 ] || ! grep -q 'LAB-DONE rc=0' "$log.clean"; then
   echo "lab: FAILED; guest console log ($log):"
   cat "$log.clean"
+  [ -s "$run/monitor.log" ] && { echo "lab: monitor log:"; cat "$run/monitor.log"; }
   exit 1
 fi
 rm -rf "$run"

@@ -25,14 +25,12 @@ t0=$(date +%s.%N)
 check unlock-exit "luksvirt unlock exits 0" "$LUKSVIRT" unlock --config /tmp/decrypt-run-vms.xml --keys "$keys"
 echo "LAB-TIME unlock $(echo "$(date +%s.%N) - $t0" | bc)"
 cat /tmp/check.out
+if [ -L "/dev/mapper/$mapping" ]; then echo "mapper/$mapping is a link"; else echo "mapper/$mapping is a node"; fi | tee /tmp/dm-kind
 check mapping-open "cryptsetup sees /dev/mapper/$mapping active" cryptsetup status "$mapping"
-check mapping-owner "mapping owned by libvirt-qemu:kvm" \
-  sh -c "test \"\$(stat -L -c %U:%G /dev/mapper/$mapping)\" = libvirt-qemu:kvm || stat -L -c %U:%G /dev/mapper/$mapping"
-check link-target "link points to the mapping" \
-  sh -c "test \"\$(readlink $link)\" = /dev/mapper/$mapping || readlink $link"
-check guest-running "guest web is running" \
-  sh -c 'test "$(virsh -q domstate web)" = running || virsh domstate web'
-check keys-wiped "key directory is empty" sh -c "test -z \"\$(ls -A $keys)\" || ls -A $keys"
+check_eq mapping-owner "mapping owned by libvirt-qemu:kvm" libvirt-qemu:kvm "$(stat -L -c %U:%G /dev/mapper/$mapping 2>&1)"
+check_eq link-target "link points to the mapping" "/dev/mapper/$mapping" "$(readlink $link 2>&1)"
+check_eq guest-running "guest web is running" running "$(virsh -q domstate web 2>&1)"
+check_eq keys-wiped "key directory is empty" "" "$(ls -A $keys 2>&1)"
 
 t0=$(date +%s.%N)
 check lock-exit "luksvirt lock exits 0" "$LUKSVIRT" lock --config /tmp/decrypt-run-vms.xml --timeout 1
@@ -40,4 +38,4 @@ echo "LAB-TIME lock $(echo "$(date +%s.%N) - $t0" | bc)"
 cat /tmp/check.out
 check mapping-closed "mapping closed" sh -c "! cryptsetup status $mapping >/dev/null 2>&1 && ! test -e /dev/mapper/$mapping"
 check link-removed "link removed" sh -c "! test -L $link && ! test -e $link"
-check guest-shut-off "guest web shut off" sh -c 'test "$(virsh -q domstate web)" = "shut off" || virsh domstate web'
+check_eq guest-shut-off "guest web shut off" "shut off" "$(virsh -q domstate web 2>&1)"

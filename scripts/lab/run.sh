@@ -41,7 +41,9 @@ s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(0.2); s.re
 s.sendall((sys.argv[2] + "\n").encode()); time.sleep(0.5); print(s.recv(65536).decode(errors="replace"))
 ' "$run/monitor.sock" "$1"; }
 (
-  tail -n +1 -F "$log" 2>/dev/null | tr -d '\r' | while read -r tag verb id file _; do
+  # No filter between tail and the loop: a pipe would buffer the request lines.
+  tail -n +1 -F "$log" 2>/dev/null | while IFS= read -r line; do
+    read -r tag verb id file _ <<<"${line%$'\r'}"
     [ "$tag" = LAB-REQUEST ] || continue
     case $verb in
       plug) monitor "drive_add 0 if=none,id=$id,format=raw,file=$run/share/$file"
@@ -64,7 +66,7 @@ qemu_rc=$?
 set -e
 # The watcher's own children (tail, tr, the loop), then the watcher itself.
 pkill -P "$watcher" 2>/dev/null || true
-kill "$watcher" 2>/dev/null || true
+{ kill "$watcher"; wait "$watcher"; } 2>/dev/null || true
 wall=$(echo "$(date +%s.%N) - $start" | bc)
 tr -d '\r' <"$log" >"$log.clean"
 

@@ -25,6 +25,8 @@ chmod 0600 /tmp/decrypt-run-vms.xml
 rc=$?
 cat /tmp/unlock.out
 check_eq unlock-reports-failure "unlock exits 1 (a guest could not be started)" 1 "$rc"
+check d0-key-found "d0's key was found (so its mapping was really opened and had to be closed)" \
+  grep -q "db-d0.raw.crypted: slot 0 opened by key of holder 'admin'" /tmp/unlock.out
 check_eq guest-not-started "guest db stays shut off" "shut off" "$(virsh -q domstate db 2>&1)"
 check_eq no-mapping-d0 "the opened mapping of d0 is closed again" "" "$(dmsetup ls --target crypt 2>&1 | grep luks-db || true)"
 check no-link-d0 "no link left for d0" sh -c "! test -L $images/db-d0.raw.decrypted"

@@ -36,7 +36,8 @@ t0=$(date +%s.%N)
 echo "LAB-REQUEST plug stick stick.img"
 wait_for 30 sh -c 'ls /sys/bus/usb/drivers/usb-storage/ | grep -q :'
 check stick-seen "the kernel sees a usb-storage device" sh -c 'ls /sys/bus/usb/drivers/usb-storage/ | grep -q :'
-wait_for 150 sh -c 'test "$(virsh -q domstate web)" = running'
+ls /sys/bus/usb/drivers/usb-storage/ | grep -q : || { kill "$watch_pid"; cat /tmp/watch.out; exit 1; }
+wait_for 120 sh -c 'test "$(virsh -q domstate web)" = running'
 echo "LAB-TIME plug-to-running $(echo "$(date +%s.%N) - $t0" | bc)"
 check_eq guest-running "guest web runs after plug-in" running "$(virsh -q domstate web 2>&1)"
 check mapping-open "mapping active" cryptsetup status "$mapping"

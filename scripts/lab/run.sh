@@ -36,9 +36,12 @@ mkdir -p "$run/share"
 #   LAB-REQUEST plug ID FILE   attach FILE (in the shared directory) as a USB stick on xhci
 #   LAB-REQUEST unplug ID      pull it
 monitor() { python3 -c '
-import socket, sys, time
+import re, socket, sys, time
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(0.2); s.recv(65536)
-s.sendall((sys.argv[2] + "\n").encode()); time.sleep(0.5); print(s.recv(65536).decode(errors="replace"))
+s.sendall((sys.argv[2] + "\n").encode()); time.sleep(0.5)
+# The monitor echoes with line editing; keep only the last redraw of each line.
+text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "\r", s.recv(65536).decode(errors="replace"))
+print("\n".join(l.split("\r")[-1] for l in text.split("\n") if l.split("\r")[-1].strip()))
 ' "$run/monitor.sock" "$1"; }
 (
   # No filter between tail and the loop: a pipe would buffer the request lines.

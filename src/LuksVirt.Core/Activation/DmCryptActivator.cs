@@ -32,7 +32,7 @@ public sealed class DmCryptActivator(HypervisorAccount account)
         {
             var ids = PosixFile.LookupUserAndGroup(account.User, account.Group)
                 ?? throw new ActivationException($"user {account.User} or group {account.Group} does not exist; check user/group in {HypervisorAccount.QemuConfPath}");
-            PosixFile.ChangeOwner(DevicePath(disk), ids.Uid, ids.Gid);
+            PosixFile.ChangeOwner(DeviceNode(DevicePath(disk)), ids.Uid, ids.Gid);
             ReplaceLink(linkPath, DevicePath(disk));
         }
         catch
@@ -42,11 +42,11 @@ public sealed class DmCryptActivator(HypervisorAccount account)
         }
     }
 
-    /// <summary>Removes the link (only if it points at our mapping) and closes the mapping.</summary>
+    /// <summary>Removes the link (only if it points at our mapping) and closes the mapping.
+    /// A link that is already gone does not keep the mapping open.</summary>
     public static void Close(EncryptedDisk disk)
     {
-        if (disk.LinkPath is { } link && File.ResolveLinkTarget(link, returnFinalTarget: false) is { } target
-            && target.FullName == DevicePath(disk))
+        if (disk.LinkPath is { } link && PointsAt(link, DevicePath(disk)))
         {
             File.Delete(link);
         }
@@ -55,6 +55,39 @@ public sealed class DmCryptActivator(HypervisorAccount account)
         {
             CryptDevice.Deactivate(disk.MappingName!);
         }
+    }
+
+    private static bool PointsAt(string link, string devicePath)
+    {
+        try
+        {
+            return File.ResolveLinkTarget(link, returnFinalTarget: false) is { } target && target.FullName == devicePath;
+        }
+        catch (FileNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The block device node behind /dev/mapper/NAME. Without udevd, libdevmapper
+    /// creates NAME as the node itself; with udevd (any real host), udev's dm rules make it a
+    /// symbolic link to ../dm-N, and the owner must be set on that node (seen in the lab:
+    /// ChangeOwner on the link was refused, the guest could not start).</summary>
+    private static string DeviceNode(string devicePath)
+    {
+        if (PosixFile.GetLinkStatus(devicePath).Type != PosixFileType.SymbolicLink)
+        {
+            return devicePath;
+        }
+
+        var node = File.ResolveLinkTarget(devicePath, returnFinalTarget: true)?.FullName
+            ?? throw new ActivationException($"{devicePath}: the link to the mapping's device vanished; run again");
+        if (PosixFile.GetLinkStatus(node).Type != PosixFileType.BlockDevice)
+        {
+            throw new ActivationException($"{devicePath} points to {node}, which is not a block device; check the udev rules for device-mapper");
+        }
+
+        return node;
     }
 
     private static void EnsureLinkReplaceable(string linkPath)

@@ -11,6 +11,11 @@ poweroff_now() { sync; echo o > /proc/sysrq-trigger; while :; do :; done; }
 trap poweroff_now EXIT
 
 echo "LAB-BOOTED uptime=$(cut -d' ' -f1 /proc/uptime)"
+# The repository may live under a directory replaced below (CI clones into /tmp): keep it
+# reachable at /lab-repo first. This script itself goes on through its open descriptor.
+repo=$(arg lab.repo) script=$(arg lab.script)
+mkdir -p /lab-repo && mount --bind "$repo" /lab-repo || { echo "LAB-FATAL cannot reach $repo"; exit 1; }
+case $script in "$repo"/*) script=/lab-repo/${script#"$repo"/} ;; esac
 mount -t tmpfs -o mode=0755 tmpfs /run
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mkdir -p /dev/pts /dev/shm /dev/mapper
@@ -46,7 +51,6 @@ until virsh -q -c qemu:///system uri >/dev/null 2>&1; do
 done
 echo "LAB-READY uptime=$(cut -d' ' -f1 /proc/uptime)"
 
-script=$(arg lab.script)
-cd "$(arg lab.repo)" || exit 1
-LAB_REPO=$(pwd) sh "$script"
+cd /lab-repo || exit 1
+LAB_REPO=/lab-repo sh "$script"
 echo "LAB-DONE rc=$? uptime=$(cut -d' ' -f1 /proc/uptime)"

@@ -32,6 +32,31 @@ define_domain() {
   } >/tmp/dom-$name.xml
   virsh -q define "/tmp/dom-$name.xml" >/dev/null
 }
+# classic_config FILE VM SOURCE=TARGET...: the classic recipe's decrypt-run-vms.xml, written
+# exactly in its format (one <vm>, its disks), root-only.
+classic_config() {
+  file=$1 vm=$2; shift 2
+  {
+    echo "<vms>"
+    echo "  <vm name='$vm'>"
+    echo "    <luks>"
+    for pair in "$@"; do
+      echo "      <disk source='${pair%%=*}'"
+      echo "            target='${pair#*=}' />"
+    done
+    echo "    </luks>"
+    echo "  </vm>"
+    echo "</vms>"
+  } >"$file"
+  chmod 0600 "$file"
+}
+# key_stick IMAGE KEYFILE...: an 8 MiB FAT stick image holding the key files at its root.
+key_stick() {
+  image=$1; shift
+  truncate -s 8M "$image"
+  mkfs.vfat -n KEYS "$image" >/dev/null
+  mcopy -i "$image" "$@" ::/
+}
 # check_eq NAME DETAIL EXPECTED ACTUAL: PASS when the two strings are equal.
 check_eq() {
   if [ "$3" = "$4" ]; then result "$1" PASS "$2"

@@ -9,17 +9,7 @@ head -c 64 /dev/urandom >/tmp/other/luks-other.0.key
 make_container "$crypted/db-d0.raw.crypted" "$keys/luks-admin.0.key"
 make_container "$crypted/db-d1.raw.crypted" /tmp/other/luks-other.0.key
 define_domain db "$images/db-d0.raw.decrypted" "$images/db-d1.raw.decrypted"
-cat >/tmp/decrypt-run-vms.xml <<XML
-<vms>
-  <vm name='db'>
-    <luks>
-      <disk source='$crypted/db-d0.raw.crypted' target='$images/db-d0.raw.decrypted' />
-      <disk source='$crypted/db-d1.raw.crypted' target='$images/db-d1.raw.decrypted' />
-    </luks>
-  </vm>
-</vms>
-XML
-chmod 0600 /tmp/decrypt-run-vms.xml
+classic_config /tmp/decrypt-run-vms.xml db "$crypted/db-d0.raw.crypted=$images/db-d0.raw.decrypted" "$crypted/db-d1.raw.crypted=$images/db-d1.raw.decrypted"
 
 "$LUKSVIRT" unlock --config /tmp/decrypt-run-vms.xml --keys "$keys" >/tmp/unlock.out 2>&1
 rc=$?

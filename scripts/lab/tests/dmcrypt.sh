@@ -9,17 +9,7 @@ head -c 64 /dev/urandom >"$keys/luks-admin.0.key"
 make_container "$crypted/web-d0.raw.crypted" "$keys/luks-admin.0.key"
 link=$images/web-d0.raw.decrypted mapping=luks-web-d0.raw.decrypted
 define_domain web "$link"
-cat >/tmp/decrypt-run-vms.xml <<XML
-<vms>
-  <vm name='web'>
-    <luks>
-      <disk source='$crypted/web-d0.raw.crypted'
-            target='$link' />
-    </luks>
-  </vm>
-</vms>
-XML
-chmod 0600 /tmp/decrypt-run-vms.xml
+classic_config /tmp/decrypt-run-vms.xml web "$crypted/web-d0.raw.crypted=$link"
 
 t0=$(date +%s.%N)
 check unlock-exit "luksvirt unlock exits 0" "$LUKSVIRT" unlock --config /tmp/decrypt-run-vms.xml --keys "$keys"

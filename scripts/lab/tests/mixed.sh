@@ -21,20 +21,9 @@ cat >/tmp/dom-nat.xml <<XML
 </disk></devices></domain>
 XML
 virsh -q define /tmp/dom-nat.xml >/dev/null
-cat >/tmp/decrypt-run-vms.xml <<XML
-<vms>
-  <vm name='web'>
-    <luks>
-      <disk source='$crypted/web-d0.raw.crypted' target='$images/web-d0.raw.decrypted' />
-    </luks>
-  </vm>
-</vms>
-XML
-chmod 0600 /tmp/decrypt-run-vms.xml
+classic_config /tmp/decrypt-run-vms.xml web "$crypted/web-d0.raw.crypted=$images/web-d0.raw.decrypted"
 stick=/lab-share/stick.img
-truncate -s 8M "$stick"
-mkfs.vfat -n KEYS "$stick" >/dev/null
-mcopy -i "$stick" /tmp/stick/luks-admin.0.key ::/
+key_stick "$stick" /tmp/stick/luks-admin.0.key
 rm -f /tmp/stick/luks-admin.0.key
 
 t0=$(date +%s.%N)

@@ -10,20 +10,9 @@ head -c 64 /dev/urandom >/tmp/stick/luks-admin.0.key
 make_container "$crypted/web-d0.raw.crypted" /tmp/stick/luks-admin.0.key
 define_domain web "$images/web-d0.raw.decrypted"
 # The unit runs `luksvirt usb` without --config: the default file.
-cat >/etc/luksvirt/luksvirt.xml <<XML
-<vms>
-  <vm name='web'>
-    <luks>
-      <disk source='$crypted/web-d0.raw.crypted' target='$images/web-d0.raw.decrypted' />
-    </luks>
-  </vm>
-</vms>
-XML
-chmod 0600 /etc/luksvirt/luksvirt.xml
+classic_config /etc/luksvirt/luksvirt.xml web "$crypted/web-d0.raw.crypted=$images/web-d0.raw.decrypted"
 stick=/lab-share/stick.img
-truncate -s 8M "$stick"
-mkfs.vfat -n KEYS "$stick" >/dev/null
-mcopy -i "$stick" /tmp/stick/luks-admin.0.key ::/
+key_stick "$stick" /tmp/stick/luks-admin.0.key
 rm -f /tmp/stick/luks-admin.0.key
 stick_sum=$(sha256sum <"$stick")
 

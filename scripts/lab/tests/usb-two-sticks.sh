@@ -7,20 +7,9 @@ mkdir -p "$crypted" "$images" /tmp/stick
 head -c 64 /dev/urandom >/tmp/stick/luks-admin.0.key
 make_container "$crypted/web-d0.raw.crypted" /tmp/stick/luks-admin.0.key
 define_domain web "$images/web-d0.raw.decrypted"
-cat >/tmp/decrypt-run-vms.xml <<XML
-<vms>
-  <vm name='web'>
-    <luks>
-      <disk source='$crypted/web-d0.raw.crypted' target='$images/web-d0.raw.decrypted' />
-    </luks>
-  </vm>
-</vms>
-XML
-chmod 0600 /tmp/decrypt-run-vms.xml
+classic_config /tmp/decrypt-run-vms.xml web "$crypted/web-d0.raw.crypted=$images/web-d0.raw.decrypted"
 for s in a b; do
-  truncate -s 8M "/lab-share/stick-$s.img"
-  mkfs.vfat -n KEYS "/lab-share/stick-$s.img" >/dev/null
-  mcopy -i "/lab-share/stick-$s.img" /tmp/stick/luks-admin.0.key ::/
+  key_stick "/lab-share/stick-$s.img" /tmp/stick/luks-admin.0.key
 done
 rm -f /tmp/stick/luks-admin.0.key
 

@@ -9,20 +9,9 @@ head -c 64 /dev/urandom >/tmp/stick/luks-admin.0.key
 make_container "$crypted/web-d0.raw.crypted" /tmp/stick/luks-admin.0.key
 link=$images/web-d0.raw.decrypted mapping=luks-web-d0.raw.decrypted
 define_domain web "$link"
-cat >/tmp/decrypt-run-vms.xml <<XML
-<vms>
-  <vm name='web'>
-    <luks>
-      <disk source='$crypted/web-d0.raw.crypted' target='$link' />
-    </luks>
-  </vm>
-</vms>
-XML
-chmod 0600 /tmp/decrypt-run-vms.xml
+classic_config /tmp/decrypt-run-vms.xml web "$crypted/web-d0.raw.crypted=$link"
 stick=/lab-share/stick.img
-truncate -s 8M "$stick"
-mkfs.vfat -n KEYS "$stick" >/dev/null
-mcopy -i "$stick" /tmp/stick/luks-admin.0.key ::/
+key_stick "$stick" /tmp/stick/luks-admin.0.key
 rm -f /tmp/stick/luks-admin.0.key
 stick_sum=$(sha256sum <"$stick") container_sum=$(sha256sum <"$crypted/web-d0.raw.crypted")
 

@@ -71,7 +71,7 @@ internal static class BenchCommand
 
         if (json)
         {
-            JsonOutput.Write(report, BenchJsonContext.Default.BenchReport);
+            JsonOutput.Write(report, CliJsonContext.Default.BenchReport);
         }
         else
         {

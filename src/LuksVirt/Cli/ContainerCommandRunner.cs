@@ -62,7 +62,7 @@ internal static class ContainerCommandRunner
         Console.Error.WriteLine($"luksvirt: {message}");
         if (json)
         {
-            JsonOutput.Write(new CommandErrorReport(message, exitCode, rollback, rescueFile), KeysJsonContext.Default.CommandErrorReport);
+            JsonOutput.Write(new CommandErrorReport(message, exitCode, rollback, rescueFile), CliJsonContext.Default.CommandErrorReport);
         }
 
         return exitCode;

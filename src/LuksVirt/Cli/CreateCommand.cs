@@ -62,7 +62,7 @@ internal static class CreateCommand
             var report = await new ContainerCreator(log).CreateAsync(request, token).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
-                JsonOutput.Write(report, ContainerJsonContext.Default.CreateReport);
+                JsonOutput.Write(report, CliJsonContext.Default.CreateReport);
             }
             else
             {

@@ -51,7 +51,7 @@ internal static class EncryptVmCommand
 
             if (parse.GetValue(json))
             {
-                JsonOutput.Write(report!, ContainerJsonContext.Default.EncryptVmReport);
+                JsonOutput.Write(report!, CliJsonContext.Default.EncryptVmReport);
             }
             else
             {

@@ -43,7 +43,7 @@ internal static class HeaderCommand
                 {
                     JsonOutput.Write(
                         new HeaderBackupReport(result.Container, result.BackupFile, result.Uuid, VersionName(result.Version), result.Bytes, result.KeyCheckedSlot is not null, result.KeyCheckedSlot),
-                        KeysJsonContext.Default.HeaderBackupReport);
+                        CliJsonContext.Default.HeaderBackupReport);
                 }
                 else
                 {
@@ -102,7 +102,7 @@ internal static class HeaderCommand
                 {
                     JsonOutput.Write(
                         new HeaderRestoreReport(result.Container, result.BackupFile, result.Uuid, VersionName(result.Version), result.KeyCheckedSlot is not null, result.KeyCheckedSlot),
-                        KeysJsonContext.Default.HeaderRestoreReport);
+                        CliJsonContext.Default.HeaderRestoreReport);
                 }
                 else
                 {

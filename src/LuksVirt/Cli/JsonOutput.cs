@@ -1,8 +1,11 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
+using LuksVirt.Core.Bench;
+using LuksVirt.Core.Containers;
 using LuksVirt.Core.Doctor;
 using LuksVirt.Core.Lock;
+using LuksVirt.Core.Migration;
 using LuksVirt.Core.Status;
 using LuksVirt.Core.Unlock;
 
@@ -18,6 +21,14 @@ namespace LuksVirt.Cli;
 [JsonSerializable(typeof(UnlockReport))]
 [JsonSerializable(typeof(StatusReport))]
 [JsonSerializable(typeof(LockReport))]
+[JsonSerializable(typeof(BenchReport))]
+[JsonSerializable(typeof(CreateReport))]
+[JsonSerializable(typeof(EncryptVmReport))]
+[JsonSerializable(typeof(KeysListReport))]
+[JsonSerializable(typeof(KeysChangeReport))]
+[JsonSerializable(typeof(HeaderBackupReport))]
+[JsonSerializable(typeof(HeaderRestoreReport))]
+[JsonSerializable(typeof(CommandErrorReport))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;
 
 internal static class JsonOutput

@@ -42,7 +42,7 @@ internal static class KeysCommand
                 var slots = editor.ListSlots();
                 if (json)
                 {
-                    JsonOutput.Write(ToReport(editor, slots), KeysJsonContext.Default.KeysListReport);
+                    JsonOutput.Write(ToReport(editor, slots), CliJsonContext.Default.KeysListReport);
                 }
                 else
                 {
@@ -162,7 +162,7 @@ internal static class KeysCommand
         if (json)
         {
             JsonOutput.Write(new KeysChangeReport(action, change.Container, change.Holder, change.AddedSlot, change.RemovedSlot, change.KeyFile),
-                KeysJsonContext.Default.KeysChangeReport);
+                CliJsonContext.Default.KeysChangeReport);
             return ExitCodes.Success;
         }
 

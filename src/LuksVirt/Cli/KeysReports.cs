@@ -1,5 +1,3 @@
-using System.Text.Json.Serialization;
-
 namespace LuksVirt.Cli;
 
 /// <summary>One slot in <c>keys list --json</c>; holder, key and created only for recorded holders.</summary>
@@ -18,16 +16,3 @@ internal sealed record HeaderRestoreReport(string Container, string File, string
 /// <summary>What a refused or failed keys/header command prints with <c>--json</c>.</summary>
 /// <param name="Rollback">"verified" or "failed" when a change was undone.</param>
 internal sealed record CommandErrorReport(string Error, int ExitCode, string? Rollback, string? RescueFile);
-
-/// <summary>Source-generated serializers for the keys and header commands (NativeAOT).</summary>
-[JsonSourceGenerationOptions(
-    WriteIndented = true,
-    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
-    UseStringEnumConverter = true,
-    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
-[JsonSerializable(typeof(KeysListReport))]
-[JsonSerializable(typeof(KeysChangeReport))]
-[JsonSerializable(typeof(HeaderBackupReport))]
-[JsonSerializable(typeof(HeaderRestoreReport))]
-[JsonSerializable(typeof(CommandErrorReport))]
-internal sealed partial class KeysJsonContext : JsonSerializerContext;

@@ -66,27 +66,8 @@ internal static class KeysCommand
         command.Options.Add(holder);
         command.Options.Add(slot);
         newKey.AddTo(command);
-        command.SetAction(parse =>
-        {
-            var json = parse.GetValue(options.Json);
-            return ContainerCommandRunner.Run(json, () =>
-            {
-                var name = parse.GetValue(holder);
-                var refusal = options.MissingContainer(parse) ?? options.MissingKeyFile(parse)
-                    ?? (string.IsNullOrEmpty(name) ? "keys add needs --holder NAME: who gets the new key" : null)
-                    ?? newKey.Check(parse, options);
-                if (refusal is not null)
-                {
-                    return ContainerCommandRunner.Refuse(json, refusal);
-                }
-
-                using var editor = KeySlotEditor.Open(parse.GetValue(options.Container)!, options.EditorOptions(parse));
-                using var authorisingKey = ContainerCommandRunner.ReadKey(parse.GetValue(options.KeyFile)!);
-                using var passphrase = newKey.ReadPassphrase(parse);
-                var change = editor.Add(authorisingKey, name!, newKey.Describe(parse, passphrase), parse.GetValue(slot));
-                return Report("add", change, json);
-            });
-        });
+        command.SetAction(parse => RunNewKeyChange(parse, options, newKey, holder, "add", "who gets the new key",
+            (editor, authorisingKey, name, key) => editor.Add(authorisingKey, name, key, parse.GetValue(slot))));
         return command;
     }
 
@@ -133,28 +114,39 @@ internal static class KeysCommand
         options.AddTo(command, withKeyFile: true);
         command.Options.Add(holder);
         newKey.AddTo(command);
-        command.SetAction(parse =>
-        {
-            var json = parse.GetValue(options.Json);
-            return ContainerCommandRunner.Run(json, () =>
-            {
-                var name = parse.GetValue(holder);
-                var refusal = options.MissingContainer(parse) ?? options.MissingKeyFile(parse)
-                    ?? (string.IsNullOrEmpty(name) ? "keys replace needs --holder NAME: whose key to replace" : null)
-                    ?? newKey.Check(parse, options);
-                if (refusal is not null)
-                {
-                    return ContainerCommandRunner.Refuse(json, refusal);
-                }
-
-                using var editor = KeySlotEditor.Open(parse.GetValue(options.Container)!, options.EditorOptions(parse));
-                using var authorisingKey = ContainerCommandRunner.ReadKey(parse.GetValue(options.KeyFile)!);
-                using var passphrase = newKey.ReadPassphrase(parse);
-                var change = editor.Replace(authorisingKey, name!, newKey.Describe(parse, passphrase));
-                return Report("replace", change, json);
-            });
-        });
+        command.SetAction(parse => RunNewKeyChange(parse, options, newKey, holder, "replace", "whose key to replace",
+            (editor, authorisingKey, name, key) => editor.Replace(authorisingKey, name, key)));
         return command;
+    }
+
+    /// <summary><c>keys add</c> and <c>keys replace</c>: the same refusals, the authorising key, the
+    /// new key (generated or a typed passphrase), then <paramref name="change"/>.</summary>
+    private static int RunNewKeyChange(
+        ParseResult parse,
+        CommonOptions options,
+        NewKeyOptions newKey,
+        Option<string?> holder,
+        string action,
+        string holderMeaning,
+        Func<KeySlotEditor, SecretBuffer, string, NewKey, KeySlotChange> change)
+    {
+        var json = parse.GetValue(options.Json);
+        return ContainerCommandRunner.Run(json, () =>
+        {
+            var name = parse.GetValue(holder);
+            var refusal = options.MissingContainer(parse) ?? options.MissingKeyFile(parse)
+                ?? (string.IsNullOrEmpty(name) ? $"keys {action} needs --holder NAME: {holderMeaning}" : null)
+                ?? newKey.Check(parse, options);
+            if (refusal is not null)
+            {
+                return ContainerCommandRunner.Refuse(json, refusal);
+            }
+
+            using var editor = KeySlotEditor.Open(parse.GetValue(options.Container)!, options.EditorOptions(parse));
+            using var authorisingKey = ContainerCommandRunner.ReadKey(parse.GetValue(options.KeyFile)!);
+            using var passphrase = newKey.ReadPassphrase(parse);
+            return Report(action, change(editor, authorisingKey, name!, newKey.Describe(parse, passphrase)), json);
+        });
     }
 
     private static int Report(string action, KeySlotChange change, bool json)

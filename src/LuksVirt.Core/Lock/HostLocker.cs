@@ -36,7 +36,6 @@ public sealed class HostLocker(string connectUri, string? configPath, IReadOnlyC
         using var domain = connection.TryLookupDomainByName(guest.Name);
         var before = domain?.State.ToString() ?? "undefined";
         GuestLockOutcome outcome;
-        string? message = null;
         try
         {
             outcome = domain is null || !domain.IsActive
@@ -53,7 +52,7 @@ public sealed class HostLocker(string connectUri, string? configPath, IReadOnlyC
         // Disks are closed only once nothing uses them any more.
         var disks = guest.Disks.Select(d => CloseDisk(d, native, dmcrypt)).ToList();
         log.Info($"{guest.Name}: locked ({outcome})");
-        return new GuestLockReport(guest.Name, before, domain?.State.ToString() ?? "undefined", outcome, disks, message);
+        return new GuestLockReport(guest.Name, before, domain?.State.ToString() ?? "undefined", outcome, disks);
     }
 
     private async Task<GuestLockOutcome> PowerOffAsync(LibvirtConnection connection, LibvirtDomain domain, CancellationToken cancellationToken)

@@ -33,8 +33,9 @@ log=$run/console.log
 mkdir -p "$run/share"
 : >"$log"
 # Requests from the guest on its console, served through QEMU's monitor:
-#   LAB-REQUEST plug ID FILE   attach FILE (in the shared directory) as a USB stick on xhci
-#   LAB-REQUEST unplug ID      pull it
+#   LAB-REQUEST plug ID FILE [OPTS]  attach FILE (in the shared directory) as a USB stick on
+#                                    xhci; OPTS are extra -drive options (e.g. a read throttle)
+#   LAB-REQUEST unplug ID            pull it
 monitor() { python3 -c '
 import re, socket, sys, time
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(0.2); s.recv(65536)
@@ -46,10 +47,10 @@ print("\n".join(l.split("\r")[-1] for l in text.split("\n") if l.split("\r")[-1]
 (
   # No filter between tail and the loop: a pipe would buffer the request lines.
   tail -n +1 -F "$log" 2>/dev/null | while IFS= read -r line; do
-    read -r tag verb id file _ <<<"${line%$'\r'}"
+    read -r tag verb id file opts _ <<<"${line%$'\r'}"
     [ "$tag" = LAB-REQUEST ] || continue
     case $verb in
-      plug) monitor "drive_add 0 if=none,id=$id,format=raw,file=$run/share/$file"
+      plug) monitor "drive_add 0 if=none,id=$id,format=raw,file=$run/share/$file${opts:+,$opts}"
             monitor "device_add usb-storage,bus=xhci.0,drive=$id,id=$id,removable=on" ;;
       unplug) monitor "device_del $id" ;;
     esac >>"$run/monitor.log" 2>&1
@@ -73,7 +74,7 @@ pkill -P "$watcher" 2>/dev/null || true
 wall=$(echo "$(date +%s.%N) - $start" | bc)
 tr -d '\r' <"$log" >"$log.clean"
 
-grep -o 'LAB-[A-Z]*.*' "$log.clean" | grep -E '^LAB-(BOOTED|READY|DONE|TIME)' || true
+grep -o 'LAB-[A-Z]*.*' "$log.clean" | grep -E '^LAB-(BOOTED|READY|DONE|TIME|BENCH)' || true
 grep -o 'LAB-RESULT .*' "$log.clean" || true
 pass=$(grep -c 'LAB-RESULT [^ ]* PASS' "$log.clean" || true)
 fail=$(grep -c 'LAB-RESULT [^ ]* FAIL' "$log.clean" || true)

@@ -86,4 +86,5 @@ if [ "$fail" -gt 0 ] || [ "$pass" -eq 0 ] || ! grep -q 'LAB-DONE rc=0' "$log.cle
   [ -s "$run/monitor.log" ] && { echo "lab: monitor log:"; cat "$run/monitor.log"; }
   exit 1
 fi
-rm -rf "$run"
+# LAB_KEEP=1 keeps the console log of a passing run too.
+if [ -n "${LAB_KEEP:-}" ]; then echo "lab: console log kept in $log.clean"; else rm -rf "$run"; fi

@@ -13,7 +13,9 @@ public sealed class DmCryptActivator(HypervisorAccount account)
 {
     public static string DevicePath(EncryptedDisk disk) => "/dev/mapper/" + disk.MappingName;
 
-    public void Open(EncryptedDisk disk, SecretBuffer key, int slot)
+    /// <summary>Opens the mapping with the volume key a trial unlocked (no second key
+    /// derivation), hands it to QEMU's user and links it.</summary>
+    public void Open(EncryptedDisk disk, SecretBuffer volumeKey)
     {
         if (!CryptDevice.IsDeviceMapperAvailable)
         {
@@ -25,7 +27,7 @@ public sealed class DmCryptActivator(HypervisorAccount account)
         EnsureLinkReplaceable(linkPath);
         using (var device = CryptDevice.Load(disk.ContainerPath))
         {
-            device.Activate(disk.MappingName!, key.Span, slot);
+            device.ActivateWithVolumeKey(disk.MappingName!, volumeKey);
         }
 
         try

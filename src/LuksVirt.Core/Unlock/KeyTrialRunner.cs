@@ -1,4 +1,5 @@
 using LuksVirt.Cryptsetup;
+using LuksVirt.Secrets;
 
 namespace LuksVirt.Core.Unlock;
 
@@ -8,15 +9,29 @@ public readonly record struct TrialCost(int Threads, long MemoryKiB)
     public static readonly TrialCost Pbkdf2 = new(1, 0);
 }
 
-/// <summary>The trials planned for one container, and the cost of a trial on each of its slots.</summary>
-public sealed record DiskTrials(string ContainerPath, IReadOnlyList<KeyTrial> Trials, IReadOnlyDictionary<int, TrialCost>? SlotCosts = null)
+/// <summary>The trials planned for one container, and the cost of a trial on each of its slots.
+/// <see cref="KeepVolumeKey"/>: the opening trial hands over the volume key it unlocked (a
+/// dmcrypt disk is then activated with it, without deriving the slot's key a second time).</summary>
+public sealed record DiskTrials(string ContainerPath, IReadOnlyList<KeyTrial> Trials, IReadOnlyDictionary<int, TrialCost>? SlotCosts = null, bool KeepVolumeKey = false)
 {
     public TrialCost CostOf(KeyTrial trial) => SlotCosts?.GetValueOrDefault(trial.Slot, TrialCost.Pbkdf2) ?? TrialCost.Pbkdf2;
 }
 
 /// <summary>What the trials found for one container: the trial that opened it (null when none
-/// did), how many key derivations were spent, and the last error other than a wrong key.</summary>
-public sealed record DiskTrialOutcome(string ContainerPath, KeyTrial? Opened, int Derivations, string? Error);
+/// did), how many key derivations were spent, the last error other than a wrong key, and the
+/// volume key when <see cref="DiskTrials.KeepVolumeKey"/> asked for it (the caller disposes it;
+/// <see cref="DisposeVolumeKeys"/>).</summary>
+public sealed record DiskTrialOutcome(string ContainerPath, KeyTrial? Opened, int Derivations, string? Error, SecretBuffer? VolumeKey = null)
+{
+    public static void DisposeVolumeKeys(IEnumerable<DiskTrialOutcome?> outcomes)
+    {
+        ArgumentNullException.ThrowIfNull(outcomes);
+        foreach (var outcome in outcomes)
+        {
+            outcome?.VolumeKey?.Dispose();
+        }
+    }
+}
 
 /// <summary>
 /// Runs key trials in parallel across disks, one key derivation per trial, within a budget of
@@ -69,7 +84,12 @@ public sealed class KeyTrialRunner
                 TaskScheduler.Default))
             .ToList();
         await Task.WhenAll(workers).ConfigureAwait(false);
-        cancellationToken.ThrowIfCancellationRequested();
+        if (cancellationToken.IsCancellationRequested)
+        {
+            DiskTrialOutcome.DisposeVolumeKeys(queue.Outcomes());
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
         return queue.Outcomes();
     }
 
@@ -77,19 +97,29 @@ public sealed class KeyTrialRunner
     {
         while (!cancellationToken.IsCancellationRequested && queue.TryTake(cancellationToken, out var disk, out var trial))
         {
-            var result = Try(disk.ContainerPath, trial);
+            var result = Try(disk, trial);
             queue.Complete(disk, trial, disk.CostOf(trial), result);
         }
     }
 
-    private TrialResult Try(string containerPath, KeyTrial trial)
+    private TrialResult Try(DiskTrials disk, KeyTrial trial)
     {
         try
         {
-            using var device = CryptDevice.Load(containerPath);
-            device.TestKey(trial.Key.Secret.Span, trial.Slot);
-            _log?.Invoke($"{containerPath}: slot {trial.Slot} opened by key of holder '{trial.Key.Holder}' ({trial.Reason})");
-            return TrialResult.Opened;
+            using var device = CryptDevice.Load(disk.ContainerPath);
+            SecretBuffer? volumeKey = null;
+            if (disk.KeepVolumeKey)
+            {
+                // The same one derivation as a test, but the unlocked volume key is kept.
+                volumeKey = device.GetVolumeKey(trial.Key.Secret.Span, trial.Slot);
+            }
+            else
+            {
+                device.TestKey(trial.Key.Secret.Span, trial.Slot);
+            }
+
+            _log?.Invoke($"{disk.ContainerPath}: slot {trial.Slot} opened by key of holder '{trial.Key.Holder}' ({trial.Reason})");
+            return TrialResult.Opened(volumeKey);
         }
         catch (WrongKeyException)
         {
@@ -102,10 +132,11 @@ public sealed class KeyTrialRunner
         }
     }
 
-    private sealed record TrialResult(bool IsOpened, string? Error)
+    private sealed record TrialResult(bool IsOpened, string? Error, SecretBuffer? VolumeKey = null)
     {
-        public static readonly TrialResult Opened = new(true, null);
         public static readonly TrialResult WrongKey = new(false, null);
+
+        public static TrialResult Opened(SecretBuffer? volumeKey) => new(true, null, volumeKey);
 
         public static TrialResult Failed(string error) => new(false, error);
     }
@@ -180,6 +211,7 @@ public sealed class KeyTrialRunner
                 if (result.IsOpened)
                 {
                     state.Opened = trial;
+                    state.VolumeKey = result.VolumeKey;
                 }
                 else if (result.Error is not null)
                 {
@@ -195,7 +227,7 @@ public sealed class KeyTrialRunner
         {
             lock (_gate)
             {
-                return _disks.Select(d => new DiskTrialOutcome(d.Disk.ContainerPath, d.Opened, d.Derivations, d.Error)).ToList();
+                return _disks.Select(d => new DiskTrialOutcome(d.Disk.ContainerPath, d.Opened, d.Derivations, d.Error, d.VolumeKey)).ToList();
             }
         }
 
@@ -207,6 +239,7 @@ public sealed class KeyTrialRunner
             public bool InFlight { get; set; }
             public bool Abandoned { get; set; }
             public KeyTrial? Opened { get; set; }
+            public SecretBuffer? VolumeKey { get; set; }
             public string? Error { get; set; }
 
             public bool CanStartTrial => !InFlight && Opened is null && !Abandoned && Started < Disk.Trials.Count;

@@ -17,6 +17,13 @@ namespace LuksVirt.Core.Unlock;
 /// </summary>
 public sealed class UnlockRunner(UnlockOptions options, ActivityLog log)
 {
+    /// <summary>Guests of one start group starting at once, at most (QEMU start-up is mostly
+    /// waiting: page faults, file opens, QMP; more at once only adds load on a busy host).</summary>
+    private const int MaxConcurrentStarts = 4;
+
+    /// <summary>libcryptsetup and libdevmapper calls of concurrently starting guests go one at a time.</summary>
+    private readonly System.Threading.Lock _deviceGate = new();
+
     public async Task<UnlockReport> RunAsync(KeySet keys, KeysReport keysReport, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(keys);
@@ -36,41 +43,65 @@ public sealed class UnlockRunner(UnlockOptions options, ActivityLog log)
         var plans = inventory.Guests.Select(g => GuestPlan.Create(connection, g, keys, state, options.HolderRegistryPath, log)).ToList();
         var trialTargets = plans.SelectMany(p => p.DisksNeedingKeys).ToList();
         var runner = new KeyTrialRunner(options.MaxParallelTrials, KeyTrialRunner.DefaultMemoryBudgetKiB(), log.Info);
+        // dmcrypt disks keep the volume key their trial unlocked: activation then costs no
+        // second key derivation. The keys are zeroed when the run ends, however it ends.
         var outcomes = trialTargets.Count == 0
             ? []
-            : await runner.RunAsync(trialTargets.Select(d => d.Trials).ToList(), cancellationToken).ConfigureAwait(false);
-        for (var i = 0; i < trialTargets.Count; i++)
+            : await runner.RunAsync(trialTargets.Select(d => d.Trials with { KeepVolumeKey = !options.DryRun && d.Disk.Backend == DiskBackend.DmCrypt }).ToList(), cancellationToken).ConfigureAwait(false);
+        try
         {
-            trialTargets[i].Outcome = outcomes[i];
-        }
+            for (var i = 0; i < trialTargets.Count; i++)
+            {
+                trialTargets[i].Outcome = outcomes[i];
+            }
 
-        // A mark in the log between finding the keys and starting guests (the benchmarks split there).
-        log.Info($"trials done: {trialTargets.Count} disk(s) tried, {outcomes.Sum(o => o.Derivations)} key derivation(s), {clock.ElapsedMilliseconds} ms since the start");
-        var starter = new GuestStarter(connection, options.StartTimeout);
-        var native = new NativeSecretActivator(connection);
-        var dmcrypt = new DmCryptActivator(HypervisorAccount.FromQemuConf());
-        var reports = new List<GuestReport>();
-        foreach (var plan in plans)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            var report = await FinishGuestAsync(plan, starter, native, dmcrypt, cancellationToken).ConfigureAwait(false);
-            reports.Add(report);
+            // A mark in the log between finding the keys and starting guests (the benchmarks split there).
+            log.Info($"trials done: {trialTargets.Count} disk(s) tried, {outcomes.Sum(o => o.Derivations)} key derivation(s), {clock.ElapsedMilliseconds} ms since the start");
+            var starter = new GuestStarter(connection, options.StartTimeout);
+            var native = new NativeSecretActivator(connection);
+            var dmcrypt = new DmCryptActivator(HypervisorAccount.FromQemuConf());
+            var reports = new GuestReport[plans.Count];
+            using var startSlots = new SemaphoreSlim(MaxConcurrentStarts);
+            foreach (var group in StartGroups(plans))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                // virDomainCreate blocks until QEMU runs: each guest of the group on its own thread.
+                await Task.WhenAll(group.Select(i => Task.Run(
+                    async () =>
+                    {
+                        await startSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
+                        try
+                        {
+                            reports[i] = await FinishGuestAsync(plans[i], starter, native, dmcrypt, cancellationToken).ConfigureAwait(false);
+                        }
+                        finally
+                        {
+                            startSlots.Release();
+                        }
+                    },
+                    cancellationToken))).ConfigureAwait(false);
+            }
+
             if (!options.DryRun)
             {
-                state = RecordOpeners(plan, report, state);
+                for (var i = 0; i < plans.Count; i++)
+                {
+                    state = RecordOpeners(plans[i], reports[i], state);
+                }
+
+                stateStore.Save(state);
             }
-        }
 
-        if (!options.DryRun)
+            var derivations = trialTargets.Sum(d => d.Outcome?.Derivations ?? 0);
+            var running = reports.Count(r => r.Outcome is GuestOutcome.Started or GuestOutcome.AlreadyRunning);
+            log.Info($"unlock done: {running}/{reports.Length} guest(s) running, {derivations} key derivation(s), {clock.ElapsedMilliseconds} ms");
+            return new UnlockReport(options.DryRun, reports, keysReport,
+                new UnlockTotals(derivations, clock.ElapsedMilliseconds, running, reports.Length), inventory.Problems);
+        }
+        finally
         {
-            stateStore.Save(state);
+            DiskTrialOutcome.DisposeVolumeKeys(outcomes);
         }
-
-        var derivations = trialTargets.Sum(d => d.Outcome?.Derivations ?? 0);
-        var running = reports.Count(r => r.Outcome is GuestOutcome.Started or GuestOutcome.AlreadyRunning);
-        log.Info($"unlock done: {running}/{reports.Count} guest(s) running, {derivations} key derivation(s), {clock.ElapsedMilliseconds} ms");
-        return new UnlockReport(options.DryRun, reports, keysReport,
-            new UnlockTotals(derivations, clock.ElapsedMilliseconds, running, reports.Count), inventory.Problems);
     }
 
     private async Task<GuestReport> FinishGuestAsync(GuestPlan plan, GuestStarter starter, NativeSecretActivator native, DmCryptActivator dmcrypt, CancellationToken cancellationToken)
@@ -110,10 +141,13 @@ public sealed class UnlockRunner(UnlockOptions options, ActivityLog log)
         var activated = new List<DiskPlan>();
         try
         {
-            foreach (var disk in plan.Disks.Where(d => d.OpenedByThisRun))
+            lock (_deviceGate)
             {
-                Activate(disk, native, dmcrypt);
-                activated.Add(disk);
+                foreach (var disk in plan.Disks.Where(d => d.OpenedByThisRun))
+                {
+                    Activate(disk, native, dmcrypt);
+                    activated.Add(disk);
+                }
             }
 
             var failure = await starter.StartAsync(plan.Domain, cancellationToken).ConfigureAwait(false);
@@ -156,13 +190,22 @@ public sealed class UnlockRunner(UnlockOptions options, ActivityLog log)
         }
         else
         {
-            dmcrypt.Open(disk.Disk, opener.Key.Secret, opener.Slot);
+            var volumeKey = disk.Outcome.VolumeKey ?? throw new InvalidOperationException($"{disk.Disk.ContainerPath}: opened without its volume key");
+            dmcrypt.Open(disk.Disk, volumeKey);
             log.Info($"{disk.Disk.ContainerPath}: opened as {DmCryptActivator.DevicePath(disk.Disk)}, linked at {disk.Disk.LinkPath}");
         }
     }
 
     /// <summary>Undo this run's activations for a guest that could not start.</summary>
     private void RollBack(GuestPlan plan, List<DiskPlan> activated, NativeSecretActivator native, DmCryptActivator dmcrypt)
+    {
+        lock (_deviceGate)
+        {
+            RollBackLocked(plan, activated, native, dmcrypt);
+        }
+    }
+
+    private void RollBackLocked(GuestPlan plan, List<DiskPlan> activated, NativeSecretActivator native, DmCryptActivator dmcrypt)
     {
         foreach (var disk in activated)
         {
@@ -185,6 +228,30 @@ public sealed class UnlockRunner(UnlockOptions options, ActivityLog log)
                 disk.Final = DiskOutcome.Failed;
                 disk.Message = "rollback failed: " + e.Message;
             }
+        }
+    }
+
+    /// <summary>Indexes of the plans, grouped by start order: the plans come sorted by
+    /// <see cref="Inventory.Guest.Order"/> (unordered last), and a group starts only when the one
+    /// before it has finished, so "lower order starts first" holds; guests of one group (the
+    /// same order, or all unordered ones) start side by side.</summary>
+    private static IEnumerable<List<int>> StartGroups(List<GuestPlan> plans)
+    {
+        var group = new List<int>();
+        for (var i = 0; i < plans.Count; i++)
+        {
+            if (group.Count > 0 && plans[group[0]].Guest.Order != plans[i].Guest.Order)
+            {
+                yield return group;
+                group = [];
+            }
+
+            group.Add(i);
+        }
+
+        if (group.Count > 0)
+        {
+            yield return group;
         }
     }
 

@@ -1,3 +1,5 @@
+using LuksVirt.Secrets;
+
 namespace LuksVirt.Cryptsetup;
 
 public sealed partial class CryptDevice
@@ -46,6 +48,30 @@ public sealed partial class CryptDevice
         return result >= 0
             ? result
             : throw CryptsetupErrors.Create("crypt_activate_by_passphrase", result, $"{SlotSubject(slot)} as {mappingName}", CryptCall.Activation);
+    }
+
+    /// <summary>Creates /dev/mapper/<paramref name="mappingName"/> from the volume key (as
+    /// <see cref="GetVolumeKey"/> returned it): libcryptsetup checks it against the header's
+    /// digest, and no key slot is derived again. Throws <see cref="DeviceMapperUnavailableException"/>
+    /// on a kernel without dm-crypt, <see cref="WrongKeyException"/> for a key that is not this
+    /// container's.</summary>
+    public unsafe void ActivateWithVolumeKey(string mappingName, SecretBuffer volumeKey)
+    {
+        RequireMappingName(mappingName);
+        ArgumentNullException.ThrowIfNull(volumeKey);
+        RequireKey(volumeKey.Span, nameof(volumeKey));
+        var handle = Handle;
+        int result;
+        fixed (byte* key = volumeKey.Span)
+        {
+            CryptsetupLog.BeginCall();
+            result = Interop.Cryptsetup.ActivateByVolumeKey(handle, mappingName, key, (nuint)volumeKey.Length, 0);
+        }
+
+        if (result < 0)
+        {
+            throw CryptsetupErrors.Create("crypt_activate_by_volume_key", result, $"volume key as {mappingName}", CryptCall.Activation);
+        }
     }
 
     /// <summary>Removes /dev/mapper/<paramref name="mappingName"/> (crypt_init_by_name, crypt_deactivate).</summary>

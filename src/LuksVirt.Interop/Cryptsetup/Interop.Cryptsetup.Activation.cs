@@ -23,6 +23,15 @@ internal static partial class Interop
             nuint passphraseSize,
             uint flags);
 
+        /// <summary>Activates with the volume key itself: no key derivation. Returns the slot, or 0.</summary>
+        [LibraryImport(Libraries.Cryptsetup, EntryPoint = "crypt_activate_by_volume_key", StringMarshalling = StringMarshalling.Utf8)]
+        internal static unsafe partial int ActivateByVolumeKey(
+            SafeCryptDeviceHandle cd,
+            string name,
+            byte* volumeKey,
+            nuint volumeKeySize,
+            uint flags);
+
         [LibraryImport(Libraries.Cryptsetup, EntryPoint = "crypt_deactivate", StringMarshalling = StringMarshalling.Utf8)]
         internal static partial int Deactivate(SafeCryptDeviceHandle cd, string name);
 

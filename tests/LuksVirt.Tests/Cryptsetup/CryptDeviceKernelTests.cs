@@ -53,6 +53,38 @@ public sealed partial class CryptDeviceKernelTests
     }
 
     [Fact]
+    public void ActivateWithVolumeKey_creates_a_mapping_where_dm_crypt_exists_and_otherwise_names_the_fix()
+    {
+        using var directory = new TempDirectory("cs");
+        using var key = SecretBuffer.GeneratePrintableKey();
+        var (image, _) = TestImages.Format(directory, LuksVersion.Luks2, key.Span, slot: 1);
+        var mapping = $"luksvirt-test-{Guid.NewGuid():N}"[..30];
+        using var device = CryptDevice.Load(image);
+        using var volumeKey = device.GetVolumeKey(key.Span, 1);
+
+        if (DmsetupListsCryptTarget())
+        {
+            device.ActivateWithVolumeKey(mapping, volumeKey);
+            try
+            {
+                Assert.True(CryptDevice.IsMappingActive(mapping));
+            }
+            finally
+            {
+                CryptDevice.Deactivate(mapping);
+            }
+
+            return;
+        }
+
+        var error = Assert.Throws<DeviceMapperUnavailableException>(() => device.ActivateWithVolumeKey(mapping, volumeKey));
+        Assert.Equal("crypt_activate_by_volume_key", error.Function);
+        Assert.Contains("dm_crypt", error.Message, StringComparison.Ordinal);
+        Assert.False(TestImages.Contains(error.Message, volumeKey));
+        Assert.False(CryptDevice.IsMappingActive(mapping));
+    }
+
+    [Fact]
     public void IsMappingActive_is_false_for_a_name_nobody_mapped()
     {
         Assert.False(CryptDevice.IsMappingActive($"luksvirt-none-{Guid.NewGuid():N}"));

@@ -206,4 +206,29 @@ public sealed class UnlockEndToEndTests(LibvirtdFixture libvirtd) : IDisposable
         var disk = Assert.Single(guest.GetProperty("disks").EnumerateArray());
         Assert.Equal(("InUse", "alice", 1), (disk.GetProperty("state").GetString(), disk.GetProperty("lastOpenedBy").GetString(), disk.GetProperty("lastSlot").GetInt32()));
     }
+
+    [Fact]
+    public void A_lower_start_order_runs_before_the_next_group_is_handed_its_keys()
+    {
+        var (db, web, mail, alice, bob, carol) = ThreeGuests();
+        // mail first (order 1); db and web are unordered and start side by side after it.
+        File.WriteAllText(_scenario.ConfigPath, $"<vms>\n  <vm name='{mail.Name}' order='1'/>\n</vms>\n");
+        _scenario.Present(alice, "luks-alice.1.key");
+        _scenario.Present(bob, "luks-bob.2.key");
+        _scenario.Present(carol, "luks-carol.3.key");
+
+        var result = _scenario.Unlock();
+
+        Assert.True(result.ExitCode == 0, result.StandardError + result.StandardOutput);
+        var log = File.ReadAllLines(_scenario.LogPath);
+        int LineOf(string text) => Array.FindIndex(log, l => l.Contains(text, StringComparison.Ordinal));
+        var mailRunning = LineOf($"{mail.Name}: running");
+        Assert.True(mailRunning >= 0, string.Join('\n', log));
+        foreach (var later in new[] { db, web })
+        {
+            Assert.Equal(DomainState.Running, _scenario.Guests.StateOf(later));
+            var handedOver = LineOf($"{later.Disks[0].Path}: key handed to libvirt secret");
+            Assert.True(handedOver > mailRunning, $"{later.Name} got its key before {mail.Name} ran:\n{string.Join('\n', log)}");
+        }
+    }
 }

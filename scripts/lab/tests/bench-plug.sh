@@ -9,6 +9,7 @@
 # Both wait for the stick as daemons do, started before the plug-in; the clock runs from the
 # plug-in request to the moment all three guests run. A warm-up start and a warm-up open come
 # first, so neither side pays the lab's first-use costs.
+# lab-timeout: 900
 . "$LAB_REPO/scripts/lab/lib.sh"
 crypted=/var/lib/libvirt/images-crypted images=/var/lib/libvirt/images keys=/tmp/bench-keys
 iter_time=${LAB_BENCH_ITER_TIME:-400}   # ms per key derivation, calibrated in the lab

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Security.Cryptography;
 using LuksVirt.Core.Containers;
 using LuksVirt.Core.Inventory;
 using LuksVirt.Core.Migration;
@@ -199,6 +200,17 @@ public sealed class EncryptVmTests(LibvirtdFixture libvirtd) : IDisposable
         {
             Assert.True(CryptsetupCli.Opens(container, ops.Span, 0));
             Assert.True(CryptsetupCli.Opens(container, recovery.Span, 31));
+
+            // The payload as dm-crypt reads it (no dm-crypt here; the lab proves it with
+            // cryptsetup open): cryptsetup's volume key and a reference XTS with 512-byte IVs.
+            using var segments = CryptsetupCli.DumpJson(container);
+            var segment = segments.RootElement.GetProperty("segments").GetProperty("0");
+            var payloadOffset = long.Parse(segment.GetProperty("offset").GetString()!, CultureInfo.InvariantCulture);
+            var sectorSize = segment.GetProperty("sector_size").GetInt32();
+            Assert.Equal(4096, sectorSize); // the case where the IV unit matters
+            using var volumeKey = CryptsetupCli.VolumeKey(container, ops.Span, _lab.Directory.Path);
+            var payload = File.ReadAllBytes(container)[(int)payloadOffset..];
+            Assert.Equal(sha, Convert.ToHexStringLower(SHA256.HashData(ReferenceXts.DecryptPayload(volumeKey.Span, payload, 0, sectorSize))));
         }
 
         var configured = InventoryConfigLoader.Load(config).Guests.Single(g => g.Name == name).Disks.Single();

@@ -171,6 +171,28 @@ public sealed class EncryptVmTests(LibvirtdFixture libvirtd) : IDisposable
     }
 
     [Fact]
+    public void A_source_that_is_not_whole_sectors_is_padded_and_the_report_says_so()
+    {
+        const long bytes = (4L << 20) + 1000;
+        var raw = _lab.Directory.PathOf("odd-d0.raw");
+        var sha = GuestLab.WriteRandomFile(raw, bytes);
+        var name = _lab.NewGuestName("odd");
+        _lab.DefineGuest(name, (raw, "raw", "vda"));
+
+        var result = _lab.Luksvirt("encrypt-vm", name, "--backend", "native", "--keys-out", _lab.KeysOut, "--json");
+
+        Assert.True(result.ExitCode == 0, result.StandardError + result.StandardOutput);
+        var report = GuestLab.Json(result);
+        Assert.Equal(sha, report.GetProperty("disks")[0].GetProperty("sha256").GetString());
+        // Before, this warning went to the log file only.
+        Assert.Contains(report.GetProperty("warnings").EnumerateArray(), w => w.GetString() == $"vda: {bytes} bytes is not a whole number of 512-byte sectors; the guest sees the disk 24 bytes larger (zeros)");
+        // QEMU reads the plaintext followed by 24 zero bytes.
+        var padded = File.ReadAllBytes(raw).Concat(new byte[24]).ToArray();
+        using var key = _lab.ReadKey("luks-recovery.7.key");
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(padded)), _lab.QemuDecryptedSha256(_lab.Directory.PathOf("odd-d0.raw.luks"), key.Span));
+    }
+
+    [Fact]
     public void Dmcrypt_writes_luks2_containers_a_classic_config_entry_and_points_the_domain_at_the_link()
     {
         var links = _lab.Directory.PathOf("images");

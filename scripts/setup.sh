@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-  cryptsetup-bin libcryptsetup12 libcryptsetup-dev dmsetup
+  cryptsetup-bin libcryptsetup12 libcryptsetup-dev dmsetup lvm2
   libvirt-daemon-system libvirt-clients libvirt-dev
   qemu-system-x86 qemu-utils ovmf seabios
   dosfstools mtools fdisk util-linux

@@ -185,7 +185,7 @@ internal static class Program
         {
             for (var i = 0; i < Passes; i++)
             {
-                cipher.Transform(data, output, (ulong)i, 512);
+                cipher.Transform(data, output, (long)i * Bytes, 512);
             }
         });
         var sha = Time(() =>

@@ -19,7 +19,12 @@ public static class ExternalTool
 {
     /// <summary>Throws <see cref="FileNotFoundException"/> when the tool is not installed, naming
     /// <paramref name="package"/> as the fix.</summary>
-    public static async Task<ExternalToolResult> RunAsync(string program, IEnumerable<string> arguments, string package, CancellationToken cancellationToken)
+    public static Task<ExternalToolResult> RunAsync(string program, IEnumerable<string> arguments, string package, CancellationToken cancellationToken) =>
+        RunAsync(program, arguments, environment: null, package, cancellationToken);
+
+    /// <summary>As above, with <paramref name="environment"/> set on top of this process's own
+    /// environment.</summary>
+    public static async Task<ExternalToolResult> RunAsync(string program, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment, string package, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(program);
         ArgumentNullException.ThrowIfNull(arguments);
@@ -33,6 +38,11 @@ public static class ExternalTool
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
         }
 
         Process process;

@@ -8,8 +8,9 @@ using Microsoft.Win32.SafeHandles;
 
 namespace LuksVirt.Core.Migration;
 
-/// <summary>What encrypting one disk produced (the container still under its incomplete name).</summary>
-public sealed record EncryptedDiskResult(string LuksUuid, byte[] Sha256, TimeSpan Elapsed);
+/// <summary>What encrypting one disk produced (the container still under its incomplete name),
+/// and what the user should hear about it.</summary>
+public sealed record EncryptedDiskResult(string LuksUuid, byte[] Sha256, TimeSpan Elapsed, IReadOnlyList<string> Warnings);
 
 /// <summary>
 /// Copies one plaintext disk into a new LUKS container: libcryptsetup writes the header and key
@@ -38,7 +39,7 @@ public sealed class DiskEncryptor(ActivityLog log, IMigrationProgress progress, 
             input = flattened;
         }
 
-        var (uuid, geometry) = Format(plan, version, keys);
+        var (uuid, geometry, warnings) = Format(plan, version, keys);
         using var volumeKey = LuksContainerFormatter.TakeVolumeKey(plan.IncompletePath, keys.Keys[0]);
         var pipeline = new PayloadPipeline(geometry, Environment.ProcessorCount);
 
@@ -70,7 +71,7 @@ public sealed class DiskEncryptor(ActivityLog log, IMigrationProgress progress, 
         }
 
         log.Info($"{plan.Disk.TargetDev}: written and verified, SHA-256 {Convert.ToHexStringLower(hashes.Source)} ({DiskSize.Describe(plan.PlaintextBytes)} in {elapsed.TotalSeconds:0.0} s)");
-        return new EncryptedDiskResult(uuid, hashes.Source, elapsed);
+        return new EncryptedDiskResult(uuid, hashes.Source, elapsed, warnings);
     }
 
     /// <summary>Removes what an interrupted or failed run left under this plan's temporary names
@@ -107,7 +108,7 @@ public sealed class DiskEncryptor(ActivityLog log, IMigrationProgress progress, 
 
     // libcryptsetup is done with the file before the payload is opened: LUKS2 takes flock()
     // locks on an image file, which the exclusive FileStream below would block.
-    private (string Uuid, PayloadGeometry Geometry) Format(DiskMigrationPlan plan, LuksVersion version, GeneratedKeys keys)
+    private (string Uuid, PayloadGeometry Geometry, List<string> Warnings) Format(DiskMigrationPlan plan, LuksVersion version, GeneratedKeys keys)
     {
         CreateSparse(plan.IncompletePath, plan.PlaintextBytes + HeaderRoom);
         var formatted = LuksContainerFormatter.Format(plan.IncompletePath, version, CipherSpec.Default, keys);
@@ -117,9 +118,12 @@ public sealed class DiskEncryptor(ActivityLog log, IMigrationProgress progress, 
         }
 
         var geometry = new PayloadGeometry(formatted.PayloadOffset, formatted.SectorSize, plan.PlaintextBytes);
+        var warnings = new List<string>();
         if (geometry.PayloadLength != plan.PlaintextBytes)
         {
-            log.Warning($"{plan.Disk.TargetDev}: {plan.PlaintextBytes} bytes is not a whole number of {geometry.SectorSize}-byte sectors; the guest sees the disk {geometry.PayloadLength - plan.PlaintextBytes} bytes larger (zeros)");
+            var warning = $"{plan.Disk.TargetDev}: {plan.PlaintextBytes} bytes is not a whole number of {geometry.SectorSize}-byte sectors; the guest sees the disk {geometry.PayloadLength - plan.PlaintextBytes} bytes larger (zeros)";
+            log.Warning(warning);
+            warnings.Add(warning);
         }
         using (var file = new FileStream(plan.IncompletePath, FileMode.Open, FileAccess.Write, FileShare.None, bufferSize: 0))
         {
@@ -127,7 +131,7 @@ public sealed class DiskEncryptor(ActivityLog log, IMigrationProgress progress, 
             file.SetLength(geometry.ContainerLength);
         }
 
-        return (formatted.Uuid, geometry);
+        return (formatted.Uuid, geometry, warnings);
     }
 
     private static void CreateSparse(string path, long length)

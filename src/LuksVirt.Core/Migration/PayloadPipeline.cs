@@ -216,13 +216,12 @@ public sealed class PayloadPipeline
         foreach (var chunk in queue.GetConsumingEnumerable(token))
         {
             var length = chunk.Length;
-            var firstSector = (ulong)(chunk.PayloadOffset / _geometry.SectorSize);
             var output = chunk.Output.Span[..length];
             var offset = _geometry.PayloadOffset + chunk.PayloadOffset;
-            encryptor.Transform(chunk.Input.Span[..length], output, firstSector, _geometry.SectorSize);
+            encryptor.Transform(chunk.Input.Span[..length], output, chunk.PayloadOffset, _geometry.SectorSize);
             container.Write(output, offset);
             container.ReadExactly(output, offset);
-            decryptor.Transform(output, output, firstSector, _geometry.SectorSize);
+            decryptor.Transform(output, output, chunk.PayloadOffset, _geometry.SectorSize);
             chunk.Verified.Set();
             afterChunk(length);
         }

@@ -104,7 +104,9 @@ public sealed class VmEncryptor(ActivityLog log, IMigrationProgress progress, Mi
 
                 undo.Push(() => DiskEncryptor.RemoveLeftovers(plan));
                 log.Info($"{plan.Disk.TargetDev}: {plan.Disk.SourcePath} ({plan.Disk.Format}, {DiskSize.Describe(plan.PlaintextBytes)}) -> {plan.ContainerPath} ({version}, {BackendSelection.Name(backend)})");
-                results.Add(await encryptor.EncryptAsync(plan, version, keys, aborted.Token).ConfigureAwait(false));
+                var result = await encryptor.EncryptAsync(plan, version, keys, aborted.Token).ConfigureAwait(false);
+                warnings.AddRange(result.Warnings);
+                results.Add(result);
             }
 
             // Last look before anything visible changes: nobody touched the guest meanwhile.

@@ -4,13 +4,20 @@ namespace LuksVirt.OpenSsl;
 
 /// <summary>
 /// AES-XTS over whole sectors with the plain64 IV generator, as dm-crypt and QEMU apply it to a
-/// LUKS payload: each sector is one XTS data unit whose tweak is the sector number as a 64-bit
-/// little-endian integer, zero-padded to 16 bytes. The cipher itself is OpenSSL's (libcrypto);
-/// this type only walks the sectors. One instance per thread: an EVP context is not thread-safe.
+/// LUKS payload: each encryption sector is one XTS data unit whose tweak is its position as a
+/// 64-bit little-endian integer, zero-padded to 16 bytes. The position is counted in 512-byte
+/// units whatever the encryption sector size: dm-crypt's default, which LUKS2 uses (cryptsetup
+/// sets <c>iv_large_sectors</c> only for plain mappings that ask for it). So the 4096-byte
+/// sectors of a LUKS2 payload have tweaks 0, 8, 16... (proven against dm-crypt in the lab,
+/// scripts/lab/tests/encrypt-vm-dmcrypt.sh). The cipher itself is OpenSSL's (libcrypto); this
+/// type only walks the sectors. One instance per thread: an EVP context is not thread-safe.
 /// </summary>
 public sealed class XtsSectorCipher : IDisposable
 {
     private const int IvLength = 16;
+
+    /// <summary>The unit plain64 counts in: dm-crypt's 512-byte sector.</summary>
+    public const int IvSectorBytes = 512;
     private const int MinSectorSize = 512;
     private const int MaxSectorSize = 4096;
 
@@ -32,15 +39,21 @@ public sealed class XtsSectorCipher : IDisposable
 
     /// <summary>
     /// Transforms whole sectors of <paramref name="input"/> into <paramref name="output"/> (same
-    /// length, or the same memory for in-place work); the first sector has IV
-    /// <paramref name="firstSector"/>, counted in units of <paramref name="sectorSize"/> from the
-    /// start of the payload.
+    /// length, or the same memory for in-place work). <paramref name="payloadOffset"/> is where
+    /// <paramref name="input"/> lies in the payload, in bytes from its start (a whole number of
+    /// sectors); the sector there gets IV <c>payloadOffset / 512</c>, the next one
+    /// <c>sectorSize / 512</c> more, and so on.
     /// </summary>
-    public unsafe void Transform(ReadOnlySpan<byte> input, Span<byte> output, ulong firstSector, int sectorSize)
+    public unsafe void Transform(ReadOnlySpan<byte> input, Span<byte> output, long payloadOffset, int sectorSize)
     {
         if (sectorSize is < MinSectorSize or > MaxSectorSize || (sectorSize & (sectorSize - 1)) != 0)
         {
             throw new ArgumentOutOfRangeException(nameof(sectorSize), sectorSize, "a sector is 512, 1024, 2048 or 4096 bytes");
+        }
+
+        if (payloadOffset < 0 || payloadOffset % sectorSize != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(payloadOffset), payloadOffset, $"the payload offset must be a whole number of {sectorSize}-byte sectors");
         }
 
         if (input.Length % sectorSize != 0 || output.Length != input.Length)
@@ -62,9 +75,11 @@ public sealed class XtsSectorCipher : IDisposable
             fixed (byte* target = output)
             {
                 var sectors = input.Length / sectorSize;
+                var firstIv = (ulong)(payloadOffset / IvSectorBytes);
+                var ivStep = (ulong)(sectorSize / IvSectorBytes);
                 for (var i = 0; i < sectors; i++)
                 {
-                    BinaryPrimitives.WriteUInt64LittleEndian(new Span<byte>(iv, sizeof(ulong)), firstSector + (ulong)i);
+                    BinaryPrimitives.WriteUInt64LittleEndian(new Span<byte>(iv, sizeof(ulong)), firstIv + ((ulong)i * ivStep));
                     if (Interop.OpenSsl.CipherSetIv(context, 0, 0, null, iv, -1) != 1)
                     {
                         throw OpenSslErrors.Create("EVP_CipherInit_ex");

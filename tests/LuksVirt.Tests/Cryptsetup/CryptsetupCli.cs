@@ -40,6 +40,24 @@ internal static class CryptsetupCli
     public static string Uuid(string image) =>
         ToolRunner.Run("cryptsetup", "luksUUID", image).EnsureSuccess("cryptsetup luksUUID").StandardOutput.Trim();
 
+    /// <summary>The volume key as cryptsetup itself derives it (luksDump --dump-volume-key),
+    /// <paramref name="key"/> on standard input; the key file goes to
+    /// <paramref name="scratchDirectory"/> and is deleted again.</summary>
+    public static SecretBuffer VolumeKey(string image, ReadOnlySpan<byte> key, string scratchDirectory)
+    {
+        var file = Path.Combine(scratchDirectory, "volume-key-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            ToolRunner.Run("cryptsetup", ["luksDump", "--dump-volume-key", "--volume-key-file", file, "--key-file=-", "--batch-mode", image], key)
+                .EnsureSuccess("cryptsetup luksDump --dump-volume-key");
+            return SecretBuffer.CopyOf(File.ReadAllBytes(file));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     /// <summary>LUKS2 metadata as cryptsetup itself reads it.</summary>
     public static JsonDocument DumpJson(string image) =>
         JsonDocument.Parse(ToolRunner.Run("cryptsetup", "luksDump", "--dump-json-metadata", image).EnsureSuccess("cryptsetup luksDump").StandardOutput);

@@ -65,7 +65,7 @@ public sealed class ContainerCreator(ActivityLog log)
         {
             await PrepareStorageAsync(target, size, undo, cancellationToken).ConfigureAwait(false);
             using var keys = GeneratedKeys.Generate(layout);
-            log.Info($"formatting {target.Path} as {version} ({request.Cipher.Name}, {BackendSelection.Name(backend)} backend), {keys.Keys.Count} key slot(s) at the minimal PBKDF2 cost");
+            log.Info($"formatting {target.Path} as {version.Label()} ({request.Cipher.Name}, {BackendSelection.Name(backend)} backend), {keys.Keys.Count} key slot(s) at the minimal PBKDF2 cost");
             var formatted = LuksContainerFormatter.Format(target.Path, version, request.Cipher, keys);
             var containerBytes = target.Kind == ContainerTargetKind.File ? new FileInfo(target.Path).Length : target.DeviceLength();
             if (formatted.PayloadOffset >= containerBytes)
@@ -102,7 +102,7 @@ public sealed class ContainerCreator(ActivityLog log)
                 target.Path,
                 target.Kind,
                 BackendSelection.Name(backend),
-                version.ToString(),
+                version.Label(),
                 formatted.Uuid,
                 formatted.Cipher,
                 containerBytes,
@@ -163,13 +163,13 @@ public sealed class ContainerCreator(ActivityLog log)
 
             return length >= minimum
                 ? null
-                : throw new ContainerRefusedException($"{target.Path} has {DiskSize.Describe(length)}; a {version} container needs at least {DiskSize.Describe(minimum)}");
+                : throw new ContainerRefusedException($"{target.Path} has {DiskSize.Describe(length)}; a {version.Label()} container needs at least {DiskSize.Describe(minimum)}");
         }
 
         var size = request.SizeBytes ?? throw new ContainerRefusedException($"--size is required for a new {(target.Kind == ContainerTargetKind.File ? "file" : "logical volume")}, e.g. --size 32G");
         return size >= minimum
             ? size
-            : throw new ContainerRefusedException($"--size {DiskSize.Describe(size)} is too small: a {version} container needs at least {DiskSize.Describe(minimum)} (header and payload)");
+            : throw new ContainerRefusedException($"--size {DiskSize.Describe(size)} is too small: a {version.Label()} container needs at least {DiskSize.Describe(minimum)} (header and payload)");
     }
 
     private void CheckExistingContent(CreateRequest request, ContainerTarget target, List<string> warnings)

@@ -114,7 +114,7 @@ public sealed record ContainerTarget(ContainerTargetKind Kind, string Path, bool
             }
 
             using var device = CryptDevice.Load(Path);
-            return $"{Path} is a {device.Version} container (UUID {device.Uuid}); formatting destroys its data and every key";
+            return $"{Path} is a {device.Version.Label()} container (UUID {device.Uuid}); formatting destroys its data and every key";
         }
         catch (CryptsetupException)
         {

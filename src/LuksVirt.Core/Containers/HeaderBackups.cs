@@ -78,7 +78,7 @@ public static class HeaderBackups
             {
                 if (backup.Uuid != uuid || backup.Version != version)
                 {
-                    throw new IOException($"the backup reads back as {backup.Version} {backup.Uuid}, not the container's {version} {uuid}");
+                    throw new IOException($"the backup reads back as {backup.Version.Label()} {backup.Uuid}, not the container's {version.Label()} {uuid}");
                 }
 
                 slot = key is null ? null : backup.TestKey(key.Span);

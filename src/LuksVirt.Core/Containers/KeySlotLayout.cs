@@ -35,7 +35,7 @@ public sealed class KeySlotLayout
         var slots = SlotCount(version);
         if (holders.Count > slots - 1)
         {
-            throw new ArgumentException($"{holders.Count} holders do not fit: {version} has {slots} key slots and the highest is the recovery key's");
+            throw new ArgumentException($"{holders.Count} holders do not fit: {version.Label()} has {slots} key slots and the highest is the recovery key's");
         }
 
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);

@@ -69,7 +69,7 @@ public sealed class VmEncryptor(ActivityLog log, IMigrationProgress progress, Mi
         if (survey.Plaintext.Count == 0)
         {
             log.Info($"domain '{request.Guest}': no plaintext disk left to encrypt");
-            return new EncryptVmReport(request.Guest, BackendSelection.Name(backend), version.ToString(), [], survey.AlreadyEncrypted, survey.LeftAlone, null, [], warnings);
+            return new EncryptVmReport(request.Guest, BackendSelection.Name(backend), version.Label(), [], survey.AlreadyEncrypted, survey.LeftAlone, null, [], warnings);
         }
 
         var keyFiles = CustodianKeyFiles.Prepare(request.KeysOut, layout.Keys);
@@ -103,7 +103,7 @@ public sealed class VmEncryptor(ActivityLog log, IMigrationProgress progress, Mi
                 }
 
                 undo.Push(() => DiskEncryptor.RemoveLeftovers(plan));
-                log.Info($"{plan.Disk.TargetDev}: {plan.Disk.SourcePath} ({plan.Disk.Format}, {DiskSize.Describe(plan.PlaintextBytes)}) -> {plan.ContainerPath} ({version}, {BackendSelection.Name(backend)})");
+                log.Info($"{plan.Disk.TargetDev}: {plan.Disk.SourcePath} ({plan.Disk.Format}, {DiskSize.Describe(plan.PlaintextBytes)}) -> {plan.ContainerPath} ({version.Label()}, {BackendSelection.Name(backend)})");
                 var result = await encryptor.EncryptAsync(plan, version, keys, aborted.Token).ConfigureAwait(false);
                 warnings.AddRange(result.Warnings);
                 results.Add(result);
@@ -150,7 +150,7 @@ public sealed class VmEncryptor(ActivityLog log, IMigrationProgress progress, Mi
                 results[i].Elapsed.TotalSeconds,
                 deleted.Contains(plan))).ToList();
             var keyReports = keys.Keys.Select(k => new KeyFileReport(k.Plan.Holder, k.Plan.Slot, k.Plan.IsRecovery, Path.Combine(keyFiles.Directory, k.Plan.FileName))).ToList();
-            return new EncryptVmReport(request.Guest, BackendSelection.Name(backend), version.ToString(), reports, survey.AlreadyEncrypted, survey.LeftAlone,
+            return new EncryptVmReport(request.Guest, BackendSelection.Name(backend), version.Label(), reports, survey.AlreadyEncrypted, survey.LeftAlone,
                 plans.Select(p => p.Config?.FilePath).FirstOrDefault(p => p is not null), keyReports, warnings);
         }
         catch (OperationCanceledException) when (Volatile.Read(ref abortReason) is not null && !cancellationToken.IsCancellationRequested)

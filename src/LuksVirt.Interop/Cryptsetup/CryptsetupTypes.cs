@@ -6,6 +6,17 @@ public enum LuksVersion
     Luks2 = 2,
 }
 
+public static class LuksVersionExtensions
+{
+    /// <summary>The name administrators read in cryptsetup's output: "LUKS1", "LUKS2".</summary>
+    public static string Label(this LuksVersion version) => version switch
+    {
+        LuksVersion.Luks1 => "LUKS1",
+        LuksVersion.Luks2 => "LUKS2",
+        _ => version.ToString(),
+    };
+}
+
 public enum PbkdfKind
 {
     Pbkdf2,

@@ -46,7 +46,7 @@ public sealed class CreateRefusalTests(LibvirtdFixture libvirtd) : IDisposable
         var result = _lab.Luksvirt("create", "--vm", name, "--disk", container, "--size", "8M", "--backend", "native", "--keys-out", otherKeys);
 
         Assert.True(result.ExitCode == 2, result.StandardError);
-        Assert.Contains("Luks1 container", result.StandardError, StringComparison.Ordinal);
+        Assert.Contains("LUKS1 container", result.StandardError, StringComparison.Ordinal);
         Assert.Equal(sha, GuestLab.Sha256(container));
         Assert.False(Directory.Exists(otherKeys));
     }

@@ -38,7 +38,7 @@ public sealed partial class CreateTests(LibvirtdFixture libvirtd) : IDisposable
 
         Assert.True(result.ExitCode == 0, result.StandardError + result.StandardOutput);
         var report = GuestLab.Json(result);
-        Assert.Equal("Luks1", report.GetProperty("luksVersion").GetString());
+        Assert.Equal("LUKS1", report.GetProperty("luksVersion").GetString());
         Assert.Equal("vdb", report.GetProperty("targetDev").GetString());
         Assert.Equal(16L << 20, new FileInfo(container).Length);
         Assert.Equal(OwnerReadWrite, File.GetUnixFileMode(container));

@@ -40,6 +40,8 @@ for d in /etc/libvirt/qemu /etc/libvirt/secrets /var/lib/libvirt/qemu /var/log/l
   mkdir -p "$d" && mount -t tmpfs -o mode=0755 tmpfs "$d"
 done
 chmod 0700 /etc/libvirt/secrets
+# The host's own luksvirt log is not the lab's (removed in the overlay only).
+rm -f /var/log/luksvirt.log
 chown libvirt-qemu:libvirt-qemu /var/lib/libvirt/qemu && chmod 0751 /var/lib/libvirt/qemu
 mkdir -p /var/log/libvirt /run/libvirt
 virtlogd --daemon

@@ -23,7 +23,9 @@ check create-exit "luksvirt create --disk $vg/$lv --size 32M --backend dmcrypt e
   "$LUKSVIRT" create --vm "$vm" --disk "$vg/$lv" --size 32M --backend dmcrypt --holder admin \
   --keys-out "$work/keys" --config "$config" --define-domain --domain-type qemu
 echo "LAB-TIME create $(echo "$(date +%s.%N) - $t0" | bc)"
-cat /tmp/check.out
+cp /tmp/check.out /tmp/create.out
+cat /tmp/create.out
+check create-warns-old-extents "create warns that a new LV's extents may hold old data" grep -q 'may reuse extents of deleted volumes' /tmp/create.out
 dev=/dev/$vg/$lv link=$images/$lv.decrypted mapping=luks-$lv.decrypted
 check_eq lv-created "lvs: $vg/$lv exists with 32 MiB" 33554432 \
   "$(lvs --noheadings --nosuffix --units b -o lv_size "$vg/$lv" 2>&1 | tr -d ' ')"

@@ -55,6 +55,13 @@ public sealed class ContainerCreator(ActivityLog log)
             throw new ContainerRefusedException($"{domainDiskPath} is already a disk of domain(s) {string.Join(", ", users)}; a container in use is never formatted");
         }
 
+        if (target.Kind == ContainerTargetKind.LogicalVolume && !target.Exists)
+        {
+            // lvcreate clears only signatures at the start: extents freed by earlier volumes keep
+            // their bytes, readable on the raw device, until the guest overwrites them.
+            warnings.Add($"{target.Path}: a new LV may reuse extents of deleted volumes; their old data stays readable on the device until the guest overwrites it (if it held secrets, fill the LV with random data through the opened mapping first)");
+        }
+
         if (domain is { IsActive: true })
         {
             warnings.Add($"domain '{request.Guest}' is running: the new disk is in its persistent definition and appears at its next start");

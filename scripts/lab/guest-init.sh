@@ -44,6 +44,17 @@ chmod 0700 /etc/libvirt/secrets
 rm -f /var/log/luksvirt.log
 chown libvirt-qemu:libvirt-qemu /var/lib/libvirt/qemu && chmod 0751 /var/lib/libvirt/qemu
 mkdir -p /var/log/libvirt /run/libvirt
+
+# A test that starts with "# lab-init: systemd" gets systemd as PID 1: libvirtd, udevd and the
+# test come from units (scripts/lab/systemd/), as on a real host.
+if grep -q '^# lab-init: systemd' "$script"; then
+  : >/etc/fstab   # the host's fstab is not the lab's; the overlay root is already mounted
+  cp /lab-repo/scripts/lab/systemd/lab.target /lab-repo/scripts/lab/systemd/lab-test.service /etc/systemd/system/
+  echo "LAB_SCRIPT=$script" >/run/lab-test.env
+  echo "LAB-SYSTEMD exec /lib/systemd/systemd uptime=$(cut -d' ' -f1 /proc/uptime)"
+  exec /lib/systemd/systemd --unit=lab.target
+fi
+
 virtlogd --daemon
 libvirtd --daemon
 i=0

@@ -62,3 +62,33 @@ check_eq() {
   if [ "$3" = "$4" ]; then result "$1" PASS "$2"
   else result "$1" FAIL "$2: expected '$3', got '$4'"; fi
 }
+# wait_for SECONDS COMMAND...: polls until COMMAND succeeds; 1 when time runs out. Every
+# WAIT_INTERVAL seconds (default 0.5: a virsh call costs a few hundred ms of an emulated CPU,
+# which polling must not take from the work it waits for).
+wait_for() {
+  deadline=$(($(date +%s) + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$deadline" ] || return 1
+    sleep "${WAIT_INTERVAL:-0.5}"
+  done
+}
+# web_guest CONFIG KEYFILE: the lab's one-disk dmcrypt guest in the classic layout. A random
+# 64-byte key written to KEYFILE opens $crypted/web-d0.raw.crypted; domain web uses the link
+# $link (mapping $mapping); CONFIG is the classic config naming it.
+web_guest() {
+  crypted=/var/lib/libvirt/images-crypted images=/var/lib/libvirt/images
+  link=$images/web-d0.raw.decrypted mapping=luks-web-d0.raw.decrypted
+  mkdir -p "$crypted" "$images" "$(dirname "$1")" "$(dirname "$2")"
+  head -c 64 /dev/urandom >"$2"
+  make_container "$crypted/web-d0.raw.crypted" "$2"
+  define_domain web "$link"
+  classic_config "$1" web "$crypted/web-d0.raw.crypted=$link"
+}
+# timed_unlock CONFIG KEYDIR: checks that `luksvirt unlock` exits 0 (result unlock-exit), prints
+# its time as LAB-TIME unlock and its output.
+timed_unlock() {
+  t0=$(date +%s.%N)
+  check unlock-exit "luksvirt unlock exits 0" "$LUKSVIRT" unlock --config "$1" --keys "$2"
+  echo "LAB-TIME unlock $(echo "$(date +%s.%N) - $t0" | bc)"
+  cat /tmp/check.out
+}

@@ -53,7 +53,6 @@ stick=/lab-share/stick.img
 key_stick "$stick" "$keys"/luks-*.key
 rm -rf "$keys"
 
-wait_for() { n=$(($1 * 10)); shift; while [ $n -gt 0 ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; n=$((n - 1)); done; return 1; }
 # One virsh call per poll (each costs a few hundred ms under TCG): all three guests running.
 all_running() { [ "$(virsh -q list --state-running --name | grep -cxE 'web|db|mail')" = 3 ]; }
 no_stick() { ! ls /sys/block | grep -q '^sd'; }
@@ -87,7 +86,7 @@ cryptsetup open --key-file /tmp/recovery.key "$crypted/web-d0.raw.crypted" warm 
 watch_pid=$!
 wait_for 30 grep -q 'watching' /tmp/watch.out
 plug_in lv
-wait_for 300 all_running
+WAIT_INTERVAL=0.2 wait_for 300 all_running
 luksvirt_s=$(elapsed "$t0")
 check luksvirt-all-running "luksvirt: all three guests run after plug-in" all_running
 check_eq luksvirt-link "luksvirt: db's second disk linked to its mapping" /dev/mapper/luks-db-d1.raw.decrypted "$(readlink $images/db-d1.raw.decrypted 2>&1)"
@@ -102,7 +101,7 @@ sh "$LAB_REPO/scripts/lab/classic/usb-hook.sh" "$config" &
 hook_pid=$!
 sleep 1
 plug_in cl
-wait_for 600 all_running
+WAIT_INTERVAL=0.2 wait_for 600 all_running
 classic_s=$(elapsed "$t0")
 wait "$hook_pid"
 check classic-all-running "classic recipe: all three guests run after plug-in" all_running

@@ -74,10 +74,7 @@ check_eq node-unchanged "first MiB, config, domain and LV list unchanged" "$befo
 
 mkdir -p "$keys" && chmod 0700 "$keys"
 cp "$work/keys/luks-admin.0.key" "$keys/"
-t0=$(date +%s.%N)
-check unlock-exit "luksvirt unlock exits 0" "$LUKSVIRT" unlock --config "$config" --keys "$keys"
-echo "LAB-TIME unlock $(echo "$(date +%s.%N) - $t0" | bc)"
-cat /tmp/check.out
+timed_unlock "$config" "$keys"
 check mapping-open "cryptsetup status $mapping: active" cryptsetup status "$mapping"
 lvdm=$(basename "$(lvs --noheadings -o lv_dm_path "$vg/$lv" | tr -d ' ')")
 check_eq mapping-on-lv "the mapping sits on the LV ($lvdm)" "($lvdm)" "$(dmsetup deps -o devname "$mapping" 2>&1 | sed 's/.*: *//')"

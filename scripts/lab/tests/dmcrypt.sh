@@ -2,19 +2,11 @@
 # unlock opens the mapping, hands it to libvirt-qemu:kvm, links it, starts the guest and wipes
 # the keys; lock shuts the guest down, removes the link and closes the mapping.
 . "$LAB_REPO/scripts/lab/lib.sh"
-crypted=/var/lib/libvirt/images-crypted images=/var/lib/libvirt/images keys=/dev/shm/lab-keys
-mkdir -p "$crypted" "$images" "$keys"
-chmod 0700 "$keys"
-head -c 64 /dev/urandom >"$keys/luks-admin.0.key"
-make_container "$crypted/web-d0.raw.crypted" "$keys/luks-admin.0.key"
-link=$images/web-d0.raw.decrypted mapping=luks-web-d0.raw.decrypted
-define_domain web "$link"
-classic_config /tmp/decrypt-run-vms.xml web "$crypted/web-d0.raw.crypted=$link"
+keys=/dev/shm/lab-keys
+mkdir -p "$keys" && chmod 0700 "$keys"
+web_guest /tmp/decrypt-run-vms.xml "$keys/luks-admin.0.key"
 
-t0=$(date +%s.%N)
-check unlock-exit "luksvirt unlock exits 0" "$LUKSVIRT" unlock --config /tmp/decrypt-run-vms.xml --keys "$keys"
-echo "LAB-TIME unlock $(echo "$(date +%s.%N) - $t0" | bc)"
-cat /tmp/check.out
+timed_unlock /tmp/decrypt-run-vms.xml "$keys"
 if [ -L "/dev/mapper/$mapping" ]; then echo "mapper/$mapping is a link"; else echo "mapper/$mapping is a node"; fi | tee /tmp/dm-kind
 check mapping-open "cryptsetup sees /dev/mapper/$mapping active" cryptsetup status "$mapping"
 check_eq mapping-owner "mapping owned by libvirt-qemu:kvm" libvirt-qemu:kvm "$(stat -L -c %U:%G /dev/mapper/$mapping 2>&1)"

@@ -98,10 +98,7 @@ check_eq plaintext-kept "plaintext files (raw, qcow2 overlay, base) unchanged" "
 
 mkdir -p "$keys" && chmod 0700 "$keys"
 cp "$work/keys/luks-admin.0.key" "$keys/"
-t0=$(date +%s.%N)
-check unlock-exit "luksvirt unlock exits 0" "$LUKSVIRT" unlock --config "$config" --keys "$keys"
-echo "LAB-TIME unlock $(echo "$(date +%s.%N) - $t0" | bc)"
-cat /tmp/check.out
+timed_unlock "$config" "$keys"
 check_eq links "both links point to their mappings" \
   "/dev/mapper/luks-$vm-d0.raw.decrypted /dev/mapper/luks-$vm-d1.raw.decrypted" "$(readlink "$l0" "$l1" 2>&1 | paste -sd' ')"
 check_eq guest-running "guest $vm is running" running "$(virsh -q domstate "$vm" 2>&1)"

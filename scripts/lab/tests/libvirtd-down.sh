@@ -16,7 +16,6 @@ define_domain web "$link"
 classic_config /tmp/decrypt-run-vms.xml web "$crypted/web-d0.raw.crypted=$link"
 
 present() { cp /tmp/keep/luks-admin.0.key "$keys/" && chmod 0600 "$keys/luks-admin.0.key"; }
-wait_for() { n=$(($1 * 10)); shift; while [ $n -gt 0 ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; n=$((n - 1)); done; return 1; }
 stop_libvirtd() { pkill -x libvirtd; wait_for 30 sh -c '! pgrep -x libvirtd'; }
 start_libvirtd() { libvirtd --daemon; wait_for 120 virsh -q -c qemu:///system uri; }
 nothing_left() {

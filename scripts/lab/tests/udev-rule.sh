@@ -4,13 +4,8 @@
 # as PID 1 in the lab, so the unit's ExecStart line, taken from packaging/luksvirt-usb@.service
 # with %I = sdX, is run by hand: the dmcrypt guest runs, nothing written to the stick.
 . "$LAB_REPO/scripts/lab/lib.sh"
-crypted=/var/lib/libvirt/images-crypted images=/var/lib/libvirt/images
-mkdir -p "$crypted" "$images" /tmp/stick /etc/luksvirt
-head -c 64 /dev/urandom >/tmp/stick/luks-admin.0.key
-make_container "$crypted/web-d0.raw.crypted" /tmp/stick/luks-admin.0.key
-define_domain web "$images/web-d0.raw.decrypted"
 # The unit runs `luksvirt usb` without --config: the default file.
-classic_config /etc/luksvirt/luksvirt.xml web "$crypted/web-d0.raw.crypted=$images/web-d0.raw.decrypted"
+web_guest /etc/luksvirt/luksvirt.xml /tmp/stick/luks-admin.0.key
 stick=/lab-share/stick.img
 key_stick "$stick" /tmp/stick/luks-admin.0.key
 rm -f /tmp/stick/luks-admin.0.key
@@ -19,7 +14,6 @@ stick_sum=$(sha256sum <"$stick")
 cp "$LAB_REPO/packaging/99-luksvirt-usb.rules" /etc/udev/rules.d/
 /lib/systemd/systemd-udevd --daemon
 udevadm settle --timeout=30
-wait_for() { n=$(($1 * 2)); shift; while [ $n -gt 0 ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; n=$((n - 1)); done; return 1; }
 
 udevadm monitor --kernel --udev --property --subsystem-match=block >/tmp/udev-monitor.out 2>&1 &
 monitor_pid=$!

@@ -3,13 +3,7 @@
 # (device_del). Expected: the read fails as a whole, no key is used (no unlock run, no mapping,
 # guest off), `luksvirt watch` survives, and the same stick plugged in again at full speed unlocks.
 . "$LAB_REPO/scripts/lab/lib.sh"
-crypted=/var/lib/libvirt/images-crypted images=/var/lib/libvirt/images
-mkdir -p "$crypted" "$images" /tmp/stick
-head -c 64 /dev/urandom >/tmp/stick/luks-admin.0.key
-make_container "$crypted/web-d0.raw.crypted" /tmp/stick/luks-admin.0.key
-link=$images/web-d0.raw.decrypted mapping=luks-web-d0.raw.decrypted
-define_domain web "$link"
-classic_config /tmp/decrypt-run-vms.xml web "$crypted/web-d0.raw.crypted=$link"
+web_guest /tmp/decrypt-run-vms.xml /tmp/stick/luks-admin.0.key
 stick=/lab-share/stick.img
 key_stick "$stick" /tmp/stick/luks-admin.0.key
 rm -f /tmp/stick/luks-admin.0.key
@@ -18,7 +12,6 @@ stick_sum=$(sha256sum <"$stick")
 "$LUKSVIRT" watch --config /tmp/decrypt-run-vms.xml >/tmp/watch.out 2>&1 &
 watch_pid=$!
 sleep 3
-wait_for() { n=$(($1 * 5)); shift; while [ $n -gt 0 ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; n=$((n - 1)); done; return 1; }
 
 # 8 KiB/s: the kernel's probe and luksvirt's reads of boot sector, FAT and directories take
 # tens of seconds, so the pull lands while luksvirt reads.

@@ -2,12 +2,7 @@
 # unlock starts the guest, the other stick's run finds it already running (no second start,
 # one mapping).
 . "$LAB_REPO/scripts/lab/lib.sh"
-crypted=/var/lib/libvirt/images-crypted images=/var/lib/libvirt/images
-mkdir -p "$crypted" "$images" /tmp/stick
-head -c 64 /dev/urandom >/tmp/stick/luks-admin.0.key
-make_container "$crypted/web-d0.raw.crypted" /tmp/stick/luks-admin.0.key
-define_domain web "$images/web-d0.raw.decrypted"
-classic_config /tmp/decrypt-run-vms.xml web "$crypted/web-d0.raw.crypted=$images/web-d0.raw.decrypted"
+web_guest /tmp/decrypt-run-vms.xml /tmp/stick/luks-admin.0.key
 for s in a b; do
   key_stick "/lab-share/stick-$s.img" /tmp/stick/luks-admin.0.key
 done
@@ -16,7 +11,6 @@ rm -f /tmp/stick/luks-admin.0.key
 "$LUKSVIRT" watch --config /tmp/decrypt-run-vms.xml >/tmp/watch.out 2>&1 &
 watch_pid=$!
 sleep 3
-wait_for() { n=$(($1 * 2)); shift; while [ $n -gt 0 ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; n=$((n - 1)); done; return 1; }
 echo "LAB-REQUEST plug sticka stick-a.img"
 echo "LAB-REQUEST plug stickb stick-b.img"
 wait_for 30 sh -c '[ "$(ls /sys/block | grep -c "^sd")" = 2 ]'

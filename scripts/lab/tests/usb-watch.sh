@@ -3,13 +3,7 @@
 # the dmcrypt disk is mapped, owned by libvirt-qemu:kvm, linked, the guest runs, nothing was
 # written to the stick. Pulling the stick (device_del) locks: guest off, link gone, mapping closed.
 . "$LAB_REPO/scripts/lab/lib.sh"
-crypted=/var/lib/libvirt/images-crypted images=/var/lib/libvirt/images
-mkdir -p "$crypted" "$images" /tmp/stick
-head -c 64 /dev/urandom >/tmp/stick/luks-admin.0.key
-make_container "$crypted/web-d0.raw.crypted" /tmp/stick/luks-admin.0.key
-link=$images/web-d0.raw.decrypted mapping=luks-web-d0.raw.decrypted
-define_domain web "$link"
-classic_config /tmp/decrypt-run-vms.xml web "$crypted/web-d0.raw.crypted=$link"
+web_guest /tmp/decrypt-run-vms.xml /tmp/stick/luks-admin.0.key
 stick=/lab-share/stick.img
 key_stick "$stick" /tmp/stick/luks-admin.0.key
 rm -f /tmp/stick/luks-admin.0.key
@@ -18,8 +12,6 @@ stick_sum=$(sha256sum <"$stick") container_sum=$(sha256sum <"$crypted/web-d0.raw
 "$LUKSVIRT" watch --config /tmp/decrypt-run-vms.xml --lock-on-removal --lock-timeout 1 >/tmp/watch.out 2>&1 &
 watch_pid=$!
 sleep 3
-# wait_for SECONDS COMMAND...: polls until COMMAND succeeds.
-wait_for() { n=$(($1 * 2)); shift; while [ $n -gt 0 ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; n=$((n - 1)); done; return 1; }
 
 t0=$(date +%s.%N)
 echo "LAB-REQUEST plug stick stick.img"

@@ -61,25 +61,12 @@ public sealed class UnlockRunner(UnlockOptions options, ActivityLog log)
             var native = new NativeSecretActivator(connection);
             var dmcrypt = new DmCryptActivator(HypervisorAccount.FromQemuConf());
             var reports = new GuestReport[plans.Count];
-            using var startSlots = new SemaphoreSlim(MaxConcurrentStarts);
+            var startOptions = new ParallelOptions { MaxDegreeOfParallelism = MaxConcurrentStarts, CancellationToken = cancellationToken };
             foreach (var group in StartGroups(plans))
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                // virDomainCreate blocks until QEMU runs: each guest of the group on its own thread.
-                await Task.WhenAll(group.Select(i => Task.Run(
-                    async () =>
-                    {
-                        await startSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
-                        try
-                        {
-                            reports[i] = await FinishGuestAsync(plans[i], starter, native, dmcrypt, cancellationToken).ConfigureAwait(false);
-                        }
-                        finally
-                        {
-                            startSlots.Release();
-                        }
-                    },
-                    cancellationToken))).ConfigureAwait(false);
+                // virDomainCreate blocks until QEMU runs: each guest of the group on a pool thread.
+                await Parallel.ForEachAsync(group, startOptions, async (i, token) =>
+                    reports[i] = await FinishGuestAsync(plans[i], starter, native, dmcrypt, token).ConfigureAwait(false)).ConfigureAwait(false);
             }
 
             if (!options.DryRun)

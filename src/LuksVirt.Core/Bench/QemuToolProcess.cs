@@ -1,5 +1,5 @@
-using System.ComponentModel;
 using System.Diagnostics;
+using LuksVirt.Core.Processes;
 using LuksVirt.Secrets;
 
 namespace LuksVirt.Core.Bench;
@@ -26,48 +26,16 @@ internal static class QemuToolProcess
     /// <see cref="QemuToolMissingException"/> when it is not installed.</summary>
     public static async Task<QemuToolRun> RunAsync(string tool, IReadOnlyList<string> arguments, SecretBuffer? key, CancellationToken cancellationToken)
     {
-        var start = new ProcessStartInfo(tool)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
         var stopwatch = Stopwatch.StartNew();
-        Process process;
-        try
-        {
-            process = Process.Start(start) ?? throw new QemuToolMissingException(tool);
-        }
-        catch (Win32Exception error)
-        {
-            throw new QemuToolMissingException(tool, error);
-        }
-
-        using (process)
-        {
-            // qemu-io prints a line per request; only its exit code and stderr matter here.
-            var output = process.StandardOutput.BaseStream.CopyToAsync(Stream.Null, cancellationToken);
-            var errors = process.StandardError.ReadToEndAsync(cancellationToken);
-            try
-            {
-                HandOver(process, key);
-                await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-                await output.ConfigureAwait(false);
-                stopwatch.Stop();
-                return new QemuToolRun(process.ExitCode, stopwatch.Elapsed, (await errors.ConfigureAwait(false)).Trim());
-            }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-                throw;
-            }
-        }
+        using var process = ToolProcess.Start(tool, arguments, environment: null, cause => new QemuToolMissingException(tool, cause));
+        // qemu-io prints a line per request; only its exit code and stderr matter here.
+        var output = process.StandardOutput.BaseStream.CopyToAsync(Stream.Null, cancellationToken);
+        var errors = process.StandardError.ReadToEndAsync(cancellationToken);
+        HandOver(process, key);
+        await ToolProcess.WaitForExitOrKillAsync(process, cancellationToken).ConfigureAwait(false);
+        await output.ConfigureAwait(false);
+        stopwatch.Stop();
+        return new QemuToolRun(process.ExitCode, stopwatch.Elapsed, (await errors.ConfigureAwait(false)).Trim());
     }
 
     private static void HandOver(Process process, SecretBuffer? key)

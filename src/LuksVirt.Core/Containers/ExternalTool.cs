@@ -1,5 +1,4 @@
-using System.ComponentModel;
-using System.Diagnostics;
+using LuksVirt.Core.Processes;
 
 namespace LuksVirt.Core.Containers;
 
@@ -26,51 +25,13 @@ public static class ExternalTool
     /// environment.</summary>
     public static async Task<ExternalToolResult> RunAsync(string program, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment, string package, CancellationToken cancellationToken)
     {
-        ArgumentException.ThrowIfNullOrEmpty(program);
-        ArgumentNullException.ThrowIfNull(arguments);
-        var start = new ProcessStartInfo(program)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
-        {
-            start.Environment[name] = value;
-        }
-
-        Process process;
-        try
-        {
-            process = Process.Start(start) ?? throw new IOException($"cannot start {program}");
-        }
-        catch (Win32Exception e)
-        {
-            throw new FileNotFoundException($"{program} is not available ({e.Message}); install the Debian package {package}", program, e);
-        }
-
-        using (process)
-        {
-            process.StandardInput.Close();
-            var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
-            var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-            try
-            {
-                await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-                throw;
-            }
-
-            return new ExternalToolResult(process.ExitCode, await stdout.ConfigureAwait(false), (await stderr.ConfigureAwait(false)).Trim());
-        }
+        using var process = ToolProcess.Start(program, arguments, environment, cause => cause is null
+            ? new IOException($"cannot start {program}")
+            : new FileNotFoundException($"{program} is not available ({cause.Message}); install the Debian package {package}", program, cause));
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        await ToolProcess.WaitForExitOrKillAsync(process, cancellationToken).ConfigureAwait(false);
+        return new ExternalToolResult(process.ExitCode, await stdout.ConfigureAwait(false), (await stderr.ConfigureAwait(false)).Trim());
     }
 }

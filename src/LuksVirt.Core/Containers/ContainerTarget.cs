@@ -116,6 +116,11 @@ public sealed record ContainerTarget(ContainerTargetKind Kind, string Path, bool
             using var device = CryptDevice.Load(Path);
             return $"{Path} is a {device.Version.Label()} container (UUID {device.Uuid}); formatting destroys its data and every key";
         }
+        catch (DamagedHeaderException e)
+        {
+            return $"{Path} is a LUKS container with a damaged header ({e.Reason}); formatting destroys its data and every key. "
+                + $"To recover it instead, restore the header from a backup: luksvirt header restore --container {Path} --file BACKUP";
+        }
         catch (CryptsetupException)
         {
             return null;

@@ -10,7 +10,8 @@ namespace LuksVirt.Core.Containers;
 public sealed record HeaderBackupResult(string Container, string BackupFile, string Uuid, LuksVersion Version, long Bytes, int? KeyCheckedSlot);
 
 /// <summary>What <see cref="HeaderBackups.Restore"/> is about to do, for the confirmation.</summary>
-/// <param name="ContainerUuid">The container's UUID now; null when it carries no LUKS header.</param>
+/// <param name="ContainerUuid">The container's UUID now (as a damaged header still records it); null when it carries
+/// no LUKS header or no readable UUID.</param>
 public sealed record HeaderRestorePlan(string Container, string BackupFile, string BackupUuid, LuksVersion BackupVersion, string? ContainerUuid);
 
 /// <param name="KeyCheckedSlot">The slot the key opened after the restore; null when no key was given.</param>
@@ -105,7 +106,8 @@ public static class HeaderBackups
 
     /// <summary>
     /// Checks a restore and returns what it would do, or refuses: the backup must be a LUKS header;
-    /// the container must carry the same UUID, or no LUKS header at all and <paramref name="force"/>.
+    /// the container must carry the same UUID (a damaged header counts with the UUID it still
+    /// records), or no readable UUID at all and <paramref name="force"/>.
     /// </summary>
     public static HeaderRestorePlan PlanRestore(string container, string backupFile, bool force)
     {
@@ -117,21 +119,18 @@ public static class HeaderBackups
         }
 
         using var backup = LoadBackup(backupFile);
-        string? containerUuid = null;
-        if (CryptDevice.IsLuks(container))
-        {
-            using var device = CryptDevice.Load(container);
-            containerUuid = device.Uuid;
-            if (containerUuid != backup.Uuid)
-            {
-                throw new ContainerRefusedException(
-                    $"{backupFile} is the header of LUKS container {backup.Uuid}, but {container} is {containerUuid}; restoring it would make the data unreadable. Use a backup taken from this container");
-            }
-        }
-        else if (!force)
+        var (containerUuid, damage) = ReadContainerUuid(container);
+        if (containerUuid is not null && containerUuid != backup.Uuid)
         {
             throw new ContainerRefusedException(
-                $"{container} carries no LUKS header (damaged, wiped, or not the right path?); if you are sure {backupFile} was taken from it, repeat with --force");
+                $"{backupFile} is the header of LUKS container {backup.Uuid}, but {container} {(damage is null ? "is" : "records")} {containerUuid}; restoring it would make the data unreadable. Use a backup taken from this container");
+        }
+
+        if (containerUuid is null && !force)
+        {
+            throw new ContainerRefusedException(damage is null
+                ? $"{container} carries no LUKS header (wiped, or not the right path?); if you are sure {backupFile} was taken from it, repeat with --force"
+                : $"{container} carries a damaged LUKS header ({damage.Reason}) that no longer records its UUID, so it cannot be compared with the backup's; if you are sure {backupFile} was taken from it, repeat with --force");
         }
 
         return new HeaderRestorePlan(container, backupFile, backup.Uuid, backup.Version, containerUuid);
@@ -208,10 +207,39 @@ public static class HeaderBackups
         }
     }
 
-    /// <summary>The header area of the container as it is now (0 when it carries no LUKS header).</summary>
+    /// <summary>The container's UUID: from its header, or as a damaged header still records it
+    /// (then with the damage); null when it carries no LUKS signature or no readable UUID.</summary>
+    private static (string? Uuid, DamagedHeaderException? Damage) ReadContainerUuid(string container)
+    {
+        try
+        {
+            if (!CryptDevice.IsLuks(container))
+            {
+                return (null, null);
+            }
+
+            using var device = CryptDevice.Load(container);
+            return (device.Uuid, null);
+        }
+        catch (DamagedHeaderException e)
+        {
+            // The very case a restore is for: the header is there but libcryptsetup refuses it.
+            return (e.RecordedUuid, e);
+        }
+    }
+
+    /// <summary>The header area of the container as it is now (0 when it carries no loadable LUKS
+    /// header: the backup's header area is the one the restore overwrites then).</summary>
     private static long ContainerHeaderBytes(string container)
     {
-        if (!CryptDevice.IsLuks(container))
+        try
+        {
+            if (!CryptDevice.IsLuks(container))
+            {
+                return 0;
+            }
+        }
+        catch (DamagedHeaderException)
         {
             return 0;
         }
@@ -234,6 +262,10 @@ public static class HeaderBackups
         catch (NotLuksException e)
         {
             throw new ContainerRefusedException($"{backupFile} is not a LUKS header backup", e);
+        }
+        catch (DamagedHeaderException e)
+        {
+            throw new ContainerRefusedException($"{backupFile} is a damaged LUKS header backup ({e.Reason}); use another backup of this container", e);
         }
     }
 

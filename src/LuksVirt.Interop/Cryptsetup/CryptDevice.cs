@@ -7,7 +7,7 @@ namespace LuksVirt.Cryptsetup;
 /// One LUKS container (image file or block device) opened through libcryptsetup
 /// (<c>struct crypt_device</c>). Keys are passed as spans from <see cref="SecretBuffer"/>s.
 /// Every failing call throws right away: <see cref="WrongKeyException"/> for -EPERM on a key,
-/// <see cref="NotLuksException"/>, <see cref="DeviceMapperUnavailableException"/>, else
+/// <see cref="NotLuksException"/>, <see cref="DamagedHeaderException"/>, <see cref="DeviceMapperUnavailableException"/>, else
 /// <see cref="CryptsetupException"/> with the function name and errno.
 /// </summary>
 /// <remarks>
@@ -45,38 +45,35 @@ public sealed partial class CryptDevice : IDisposable
     }
 
     /// <summary>crypt_init + crypt_load(CRYPT_LUKS): LUKS1 or LUKS2, detected. Throws
-    /// <see cref="NotLuksException"/> when the device carries no (valid) LUKS header.</summary>
+    /// <see cref="NotLuksException"/> when the device carries no LUKS signature at all, and
+    /// <see cref="DamagedHeaderException"/> when it does but libcryptsetup refuses the header.</summary>
     public static CryptDevice Load(string deviceOrFile)
     {
         var device = Open(deviceOrFile);
         var result = device.TryLoad();
         if (result < 0)
         {
-            var error = CryptsetupErrors.Create("crypt_load", result, deviceOrFile, CryptCall.HeaderLoad);
             device.Dispose();
-            throw error;
+            throw CryptsetupErrors.HeaderLoad(deviceOrFile, result);
         }
 
         return device;
     }
 
-    /// <summary>True when the file or device carries a LUKS1/LUKS2 header. Throws
-    /// <see cref="CryptsetupException"/> when it cannot be read at all (missing, no access).</summary>
+    /// <summary>True when the file or device carries a LUKS1/LUKS2 header that loads; false when
+    /// it carries no LUKS signature. Throws <see cref="DamagedHeaderException"/> for a damaged
+    /// header, and <see cref="CryptsetupException"/> when it cannot be read at all (missing, no access).</summary>
     public static bool IsLuks(string deviceOrFile)
     {
         using var device = Open(deviceOrFile);
         var result = device.TryLoad();
-        if (result == -CryptsetupErrno.EINVAL)
+        if (result >= 0)
         {
-            return false;
+            return true;
         }
 
-        if (result < 0)
-        {
-            throw CryptsetupErrors.Create("crypt_load", result, deviceOrFile, CryptCall.HeaderLoad);
-        }
-
-        return true;
+        var error = CryptsetupErrors.HeaderLoad(deviceOrFile, result);
+        return error is NotLuksException ? false : throw error;
     }
 
     /// <summary>libcryptsetup's own version: 2.6 has no call for it, so this is the real file

@@ -6,6 +6,7 @@ internal static class CryptsetupErrno
 {
     internal const int EPERM = 1;
     internal const int ENOENT = 2;
+    internal const int EIO = 5;
     internal const int ENOTBLK = 15;
     internal const int EBUSY = 16;
     internal const int EEXIST = 17;
@@ -18,6 +19,7 @@ internal static class CryptsetupErrno
     {
         EPERM => nameof(EPERM),
         ENOENT => nameof(ENOENT),
+        EIO => nameof(EIO),
         ENOTBLK => nameof(ENOTBLK),
         EBUSY => nameof(EBUSY),
         EEXIST => nameof(EEXIST),

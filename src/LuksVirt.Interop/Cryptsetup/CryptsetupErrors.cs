@@ -12,7 +12,8 @@ internal enum CryptCall
     /// (or not the requested one) is active for it to open.</summary>
     KeyCheck,
 
-    /// <summary>crypt_load: -EINVAL means there is no LUKS header.</summary>
+    /// <summary>crypt_load: -EINVAL means there is no LUKS header (see <see cref="CryptsetupErrors.HeaderLoad"/>
+    /// for a header that is there but damaged).</summary>
     HeaderLoad,
 
     /// <summary>Talks to device-mapper; on a kernel without dm-crypt every failure is that.</summary>
@@ -75,5 +76,43 @@ internal static class CryptsetupErrors
 
         return new CryptsetupException(function, errno,
             $"{subject}: {function} failed: {Marshal.GetPInvokeErrorMessage(errno)} ({code}).{libraryLine}");
+    }
+
+    /// <summary>
+    /// A failed crypt_load of <paramref name="path"/>: libcryptsetup says -EINVAL both when there
+    /// is no LUKS header and when the header is there but damaged, so the signature decides.
+    /// Damaged: <see cref="DamagedHeaderException"/> with libcryptsetup's reason and the fix.
+    /// No signature: <see cref="NotLuksException"/>. Anything else: as <see cref="Create"/>.
+    /// </summary>
+    internal static CryptsetupException HeaderLoad(string path, int result)
+    {
+        const string function = "crypt_load";
+        var errno = -result;
+        if (errno is CryptsetupErrno.EINVAL or CryptsetupErrno.EIO && TryReadSignature(path) is { HasMagic: true } signature)
+        {
+            // Taken before the diagnosis: it makes libcryptsetup calls of its own.
+            var errors = CryptsetupLog.TakeErrors();
+            var reason = HeaderLoadDiagnosis.Explain(path, errors);
+            return new DamagedHeaderException(function, errno,
+                $"{path}: the LUKS header is damaged: it carries the LUKS signature, but libcryptsetup cannot load it: {reason} ({function}: {CryptsetupErrno.NameOf(errno)}). "
+                + $"Restore the header from a backup of this container: luksvirt header restore --container {path} --file BACKUP (without a backup, cryptsetup repair may help; try it on a copy first)",
+                reason,
+                signature.Uuid);
+        }
+
+        return Create(function, result, path, CryptCall.HeaderLoad);
+    }
+
+    private static LuksHeaderSignature.Found? TryReadSignature(string path)
+    {
+        try
+        {
+            return LuksHeaderSignature.Read(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // libcryptsetup could read it a moment ago; if we cannot now, its own error stands.
+            return null;
+        }
     }
 }

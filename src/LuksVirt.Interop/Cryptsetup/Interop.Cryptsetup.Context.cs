@@ -52,5 +52,13 @@ internal static partial class Interop
             nint cd,
             delegate* unmanaged[Cdecl]<int, byte*, void*, void> log,
             void* userPointer);
+
+        /// <summary>CRYPT_DEBUG_NONE and CRYPT_DEBUG_ALL (without the JSON dumps of CRYPT_DEBUG_JSON).</summary>
+        internal const int DebugNone = 0;
+        internal const int DebugAll = -1;
+
+        /// <summary>Process-wide: every context on every thread logs at this level from then on.</summary>
+        [LibraryImport(Libraries.Cryptsetup, EntryPoint = "crypt_set_debug_level")]
+        internal static partial void SetDebugLevel(int level);
     }
 }

@@ -43,9 +43,10 @@ public sealed partial class KeySlotEditor
     }
 
     /// <summary>
-    /// Destroys one active slot, chosen by <paramref name="holder"/> or by <paramref name="slot"/>.
-    /// Refuses the last active slot, an inactive or out-of-range slot, and an authorising key that
-    /// opens only the slot being removed: afterwards a known key must still open the container.
+    /// Destroys one slot in use, chosen by <paramref name="holder"/> (an active slot) or by
+    /// <paramref name="slot"/> (active or unbound). Refuses the last active slot, an inactive or
+    /// out-of-range slot, and an authorising key that opens only the slot being removed: afterwards
+    /// a known key must still open the container.
     /// </summary>
     public KeySlotChange Remove(SecretBuffer authorisingKey, string? holder = null, int? slot = null)
     {
@@ -61,9 +62,9 @@ public sealed partial class KeySlotEditor
 
         using var editLock = AcquireEditLock();
         var slots = ListLoadedSlots();
-        var target = slot is { } number ? RequireActiveSlot(slots, number) : SingleSlotOf(slots, holder!);
+        var target = slot is { } number ? RequireUsedSlot(slots, number) : SingleSlotOf(slots, holder!);
         var active = slots.Count(s => s.IsActive);
-        if (active == 1)
+        if (target.IsActive && active == 1)
         {
             throw new ContainerRefusedException(string.Create(CultureInfo.InvariantCulture,
                 $"key slot {target.Slot} is the last active key slot of {ContainerPath}; removing it would make the data unreadable forever. Add another key first ('luksvirt keys add'), or use 'luksvirt keys replace' to change this key"));
@@ -166,13 +167,13 @@ public sealed partial class KeySlotEditor
         AfterStep(HeaderChangeStep.ForgetHolder);
     }
 
-    private KeySlotInfo RequireActiveSlot(List<KeySlotInfo> slots, int slot)
+    private KeySlotInfo RequireUsedSlot(List<KeySlotInfo> slots, int slot)
     {
         RequireSlotInRange(slot);
-        return slots[slot].IsActive
+        return slots[slot].IsUsed
             ? slots[slot]
             : throw new ContainerRefusedException(string.Create(CultureInfo.InvariantCulture,
-                $"key slot {slot} of {ContainerPath} is not active, so there is nothing to remove; see 'luksvirt keys list --container {ContainerPath}'"));
+                $"key slot {slot} of {ContainerPath} is not active and holds no key, so there is nothing to remove; see 'luksvirt keys list --container {ContainerPath}'"));
     }
 
     private int RequireFreeSlot(List<KeySlotInfo> slots, int slot)
@@ -183,7 +184,9 @@ public sealed partial class KeySlotEditor
             return slot;
         }
 
-        var holder = slots[slot].Holder is { } record ? $" (held by \"{record.Holder}\")" : string.Empty;
+        var holder = slots[slot].Holder is { } record ? $" (held by \"{record.Holder}\")"
+            : slots[slot].State == KeySlotState.Unbound ? " (unbound: it holds a key that opens no data)"
+            : string.Empty;
         var free = FreeSlots(slots);
         var hint = free.Count == 0 ? "no slot is free" : $"free slots: {string.Join(", ", free)}";
         throw new ContainerRefusedException(string.Create(CultureInfo.InvariantCulture,

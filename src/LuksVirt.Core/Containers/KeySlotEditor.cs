@@ -53,8 +53,8 @@ public sealed partial class KeySlotEditor : IDisposable
     /// <summary>Where holder names are kept: "LUKS2 tokens" or the registry file.</summary>
     public string HolderLocation => _holders.Location;
 
-    /// <summary>Every slot with its state and, for active slots, its recorded holder, as the
-    /// container is now (the header is read again).</summary>
+    /// <summary>Every slot with its state and, for slots in use (active or unbound), its recorded
+    /// holder and other tools' tokens, as the container is now (the header is read again).</summary>
     public IReadOnlyList<KeySlotInfo> ListSlots()
     {
         Reload();
@@ -64,12 +64,16 @@ public sealed partial class KeySlotEditor : IDisposable
     private List<KeySlotInfo> ListLoadedSlots()
     {
         var records = _holders.Read(_device);
+        var tokens = OtherToolTokens.Read(_device);
         var states = _device.GetSlotStates();
         var slots = new List<KeySlotInfo>(states.Count);
         for (var slot = 0; slot < states.Count; slot++)
         {
-            var holder = KeySlots.IsActive(states[slot]) && records.TryGetValue(slot, out var record) ? record : null;
-            slots.Add(new KeySlotInfo(slot, states[slot], holder));
+            // A record of an inactive slot is a leftover (LUKS1 registry), not a holder.
+            var used = KeySlots.IsUsed(states[slot]);
+            var holder = used && records.TryGetValue(slot, out var record) ? record : null;
+            var other = used && tokens.TryGetValue(slot, out var types) ? types : [];
+            slots.Add(new KeySlotInfo(slot, states[slot], holder, other));
         }
 
         return slots;

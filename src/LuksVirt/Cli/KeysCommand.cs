@@ -183,18 +183,23 @@ internal static class KeysCommand
         editor.Uuid,
         VersionName(editor.Version),
         editor.HolderLocation,
-        slots.Where(s => s.IsActive).Select(s => new KeySlotReport(s.Slot, "active", s.Holder?.Holder, KindName(s.Holder), s.Holder?.Created)).ToArray(),
+        slots.Where(s => s.IsUsed)
+            .Select(s => new KeySlotReport(s.Slot, StateName(s.State), s.Holder?.Holder, KindName(s.Holder), s.Holder?.Created, s.OtherTokens.Count == 0 ? null : [.. s.OtherTokens]))
+            .ToArray(),
         slots.Where(s => s.State == KeySlotState.Inactive).Select(s => s.Slot).ToArray());
 
     private static void PrintSlots(KeySlotEditor editor, IReadOnlyList<KeySlotInfo> slots)
     {
         AnsiConsole.MarkupLine($"[bold]{Markup.Escape(editor.ContainerPath)}[/]: {VersionName(editor.Version)}, UUID {Markup.Escape(editor.Uuid)}; holders in {Markup.Escape(editor.HolderLocation)}");
-        var table = new Table().AddColumn("Slot").AddColumn("Holder").AddColumn("Key").AddColumn("Added (UTC)");
-        foreach (var slot in slots.Where(s => s.IsActive))
+        var table = new Table().AddColumn("Slot").AddColumn("State").AddColumn("Holder").AddColumn("Key").AddColumn("Added (UTC)");
+        foreach (var slot in slots.Where(s => s.IsUsed))
         {
             table.AddRow(
                 slot.Slot.ToString(CultureInfo.InvariantCulture),
-                slot.Holder is { } record ? Markup.Escape(record.Holder) : "[grey](no holder recorded)[/]",
+                slot.State == KeySlotState.Unbound ? "[yellow]unbound[/] (opens no data)" : Markup.Escape(StateName(slot.State)),
+                slot.Holder is { } record ? Markup.Escape(record.Holder)
+                    : slot.OtherTokens.Count > 0 ? Markup.Escape($"({string.Join(", ", slot.OtherTokens)} token)")
+                    : "[grey](no holder recorded)[/]",
                 Markup.Escape(KindName(slot.Holder) ?? string.Empty),
                 Markup.Escape(slot.Holder?.Created?.UtcDateTime.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) ?? string.Empty));
         }
@@ -203,6 +208,16 @@ internal static class KeysCommand
         var free = slots.Where(s => s.State == KeySlotState.Inactive).Select(s => s.Slot).ToList();
         AnsiConsole.MarkupLine(free.Count == 0 ? "[yellow]No free key slot.[/]" : $"Free key slots: {Markup.Escape(DescribeRanges(free))}");
     }
+
+    /// <summary>crypt_keyslot_status as <c>keys list</c> names it.</summary>
+    private static string StateName(KeySlotState state) => state switch
+    {
+        KeySlotState.Active => "active",
+        KeySlotState.ActiveLast => "active-last",
+        KeySlotState.Unbound => "unbound",
+        KeySlotState.Inactive => "inactive",
+        _ => "invalid",
+    };
 
     private static string? KindName(HolderRecord? record) => record is null ? null : HolderKeyKinds.NameOf(record.Kind);
 

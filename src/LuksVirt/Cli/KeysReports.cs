@@ -1,7 +1,10 @@
 namespace LuksVirt.Cli;
 
-/// <summary>One slot in <c>keys list --json</c>; holder, key and created only for recorded holders.</summary>
-internal sealed record KeySlotReport(int Slot, string State, string? Holder, string? Key, DateTimeOffset? Created);
+/// <summary>One slot in use in <c>keys list --json</c>. <paramref name="State"/> is libcryptsetup's
+/// crypt_keyslot_status: "active", "active-last" (the only active slot) or "unbound" (a LUKS2 key
+/// that opens no data). Holder, key and created only for recorded holders; tokens only when other
+/// tools bound LUKS2 tokens to the slot (their types, e.g. "systemd-tpm2").</summary>
+internal sealed record KeySlotReport(int Slot, string State, string? Holder, string? Key, DateTimeOffset? Created, string[]? Tokens);
 
 internal sealed record KeysListReport(string Container, string Uuid, string Version, string Holders, KeySlotReport[] Slots, int[] FreeSlots);
 

@@ -2,6 +2,7 @@ using LuksVirt.Core.Containers;
 using LuksVirt.Cryptsetup;
 using LuksVirt.Secrets;
 using LuksVirt.Tests.Cryptsetup;
+using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Containers;
 
@@ -96,6 +97,52 @@ public sealed class KeysCliTests
         Assert.Contains("never overwrites a key file", result.StandardError, StringComparison.Ordinal);
         Assert.Equal("someone else's key"u8.ToArray(), File.ReadAllBytes(existing));
         Assert.Equal(header, container.ReadHeader());
+    }
+
+    [Fact]
+    public void List_shows_an_unbound_LUKS2_slot_with_its_state_and_token_and_remove_can_destroy_it()
+    {
+        using var container = TestContainer.Create(LuksVersion.Luks2);
+        using var unbound = SecretBuffer.GeneratePrintableKey();
+        // A key that opens no data segment, as cryptsetup 2.6 makes it (new key from standard input).
+        ToolRunner.Run("cryptsetup",
+            ["luksAddKey", "--unbound", "-s", "512", "--key-slot", "3", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "--batch-mode", container.Image, "-"],
+            unbound.Span).EnsureSuccess("cryptsetup luksAddKey --unbound");
+        // Another tool's token bound to it (clevis binds slots this way).
+        ToolRunner.Run("cryptsetup", ["token", "import", "--json-file", "-", container.Image],
+            """{"type":"clevis","keyslots":["3"],"jwe":{"protected":"x"}}"""u8).EnsureSuccess("cryptsetup token import");
+        Assert.Contains("3: luks2 (unbound)", ToolRunner.Run("cryptsetup", "luksDump", container.Image).StandardOutput, StringComparison.Ordinal);
+
+        var list = ContainerCli.Keys(container, "list", ["--json"]);
+
+        Assert.True(list.ExitCode == 0, list.StandardError);
+        var listed = ContainerCli.Json(list);
+        var slots = listed.GetProperty("slots").EnumerateArray().ToDictionary(s => s.GetProperty("slot").GetInt32());
+        Assert.Equal([0, 3], slots.Keys);
+        Assert.Equal("active-last", slots[0].GetProperty("state").GetString());
+        Assert.Equal("unbound", slots[3].GetProperty("state").GetString());
+        Assert.Equal(["clevis"], slots[3].GetProperty("tokens").EnumerateArray().Select(t => t.GetString()));
+        Assert.DoesNotContain(3, listed.GetProperty("freeSlots").EnumerateArray().Select(e => e.GetInt32()));
+
+        var human = ContainerCli.Keys(container, "list", []);
+
+        Assert.True(human.ExitCode == 0, human.StandardError);
+        var row = human.StandardOutput.Split('\n').Single(l => l.Contains("unbound", StringComparison.Ordinal));
+        Assert.Contains(" 3 ", row, StringComparison.Ordinal);
+        Assert.Contains("clevis", row, StringComparison.Ordinal);
+        Assert.Contains("Free key slots: 1-2, 4-31", human.StandardOutput, StringComparison.Ordinal);
+
+        var add = ContainerCli.Keys(container, "add", ["--holder", "alice", "--slot", "3", "--key-file", container.AdminKeyFile, "--keys-out", container.KeysOut]);
+        Assert.Equal(2, add.ExitCode);
+        Assert.Contains("key slot 3", add.StandardError, StringComparison.Ordinal);
+        Assert.Contains("unbound", add.StandardError, StringComparison.Ordinal);
+
+        var remove = ContainerCli.Keys(container, "remove", ["--slot", "3", "--key-file", container.AdminKeyFile, "--json"]);
+
+        Assert.True(remove.ExitCode == 0, remove.StandardError);
+        using var device = CryptDevice.Load(container.Image);
+        Assert.Equal(KeySlotState.Inactive, device.GetSlotState(3));
+        Assert.Equal(KeySlotState.ActiveLast, device.GetSlotState(0));
     }
 
     public static TheoryData<string, string[], int, string> CliRefusals() => new()

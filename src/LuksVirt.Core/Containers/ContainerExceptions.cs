@@ -50,5 +50,5 @@ public sealed class SlotChangeFailedException : IOException
     public string? RescueFile { get; }
 }
 
-/// <summary>Raised by <see cref="TestFaultHook"/> to simulate a failing step (tests only).</summary>
+/// <summary>Raised by tests (and the fault-injection build's <c>TestFaultHook</c>) to simulate a failing step.</summary>
 public sealed class SimulatedFailureException(string message) : IOException(message);

@@ -2,8 +2,8 @@ namespace LuksVirt.Core.Containers;
 
 /// <summary>
 /// The steps of a key slot or header change, in the order they run. After each one the container
-/// still opens with a known key; <see cref="TestFaultHook"/> can stop the process right after any
-/// of them to prove it.
+/// still opens with a known key; tests stop the process right after any of them to prove it
+/// (<c>TestFaultHook</c>, in the fault-injection build only).
 /// </summary>
 public enum HeaderChangeStep
 {
@@ -37,7 +37,7 @@ public enum HeaderChangeStep
 
 public static class HeaderChangeSteps
 {
-    /// <summary>The kebab-case name used by <see cref="TestFaultHook"/>, e.g. "add-key".</summary>
+    /// <summary>The kebab-case name of a step, e.g. "add-key" (the tests' fault hook takes these).</summary>
     public static string NameOf(HeaderChangeStep step) => step switch
     {
         HeaderChangeStep.HeaderSnapshot => "header-snapshot",

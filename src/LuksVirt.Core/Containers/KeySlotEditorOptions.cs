@@ -15,7 +15,7 @@ public sealed record KeySlotEditorOptions
     /// lock file per container would pile up.</summary>
     public string LockDirectory { get; init; } = DefaultLockDirectory;
 
-    /// <summary>Called after every <see cref="HeaderChangeStep"/>; tests use it (through
-    /// <see cref="TestFaultHook"/>) to crash or fail at a chosen step.</summary>
+    /// <summary>Called after every <see cref="HeaderChangeStep"/>; tests use it (in process, or in the
+    /// fault-injection build through <c>TestFaultHook</c>) to crash or fail at a chosen step.</summary>
     public Action<HeaderChangeStep>? AfterStep { get; init; }
 }

@@ -1,9 +1,13 @@
+// Compiled only into the tests' fault-injection build (-p:LuksVirtFaultInjection=true, see
+// Directory.Build.props): the program that administrators build or install has no environment
+// variable that makes it kill itself or fail on purpose.
+#if LUKSVIRT_FAULT_INJECTION
 using System.Diagnostics;
 
 namespace LuksVirt.Core.Containers;
 
 /// <summary>
-/// FOR TESTS ONLY: fault injection into key slot and header changes, driven by environment
+/// FAULT-INJECTION BUILD ONLY: fault injection into key slot and header changes, driven by environment
 /// variables so that the test suite can break the real program at a chosen step:
 /// <list type="bullet">
 /// <item><c>LUKSVIRT_TEST_CRASH_AFTER=STEP</c>: the process kills itself with SIGKILL right after
@@ -60,3 +64,4 @@ public static class TestFaultHook
             : throw new ContainerRefusedException($"{variable}={value}: unknown step; expected one of {string.Join(", ", Enum.GetValues<HeaderChangeStep>().Select(HeaderChangeSteps.NameOf))}");
     }
 }
+#endif

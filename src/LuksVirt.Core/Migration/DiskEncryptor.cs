@@ -19,7 +19,9 @@ public sealed record EncryptedDiskResult(string LuksUuid, byte[] Sha256, TimeSpa
 /// read back from the disk and decrypted, and only when the SHA-256 of the decrypted copy equals
 /// the SHA-256 of the source (and the file is fsynced) does the container count as done.
 /// </summary>
-public sealed class DiskEncryptor(ActivityLog log, IMigrationProgress progress, MigrationFaultInjection faults)
+/// <param name="afterPayloadWrite">Called with the byte count of every payload chunk written; only the
+/// fault-injection build of the tests passes one (see <c>MigrationFaultInjection</c>).</param>
+public sealed class DiskEncryptor(ActivityLog log, IMigrationProgress progress, Action<long>? afterPayloadWrite = null)
 {
     private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
@@ -55,7 +57,7 @@ public sealed class DiskEncryptor(ActivityLog log, IMigrationProgress progress, 
         var hashes = await pipeline.EncryptAndVerifyAsync(source, container, volumeKey, bytes =>
         {
             advance(bytes);
-            faults.AfterWrite(bytes);
+            afterPayloadWrite?.Invoke(bytes);
         }, cancellationToken).ConfigureAwait(false);
         container.Flush();
         var elapsed = clock.Elapsed;

@@ -23,7 +23,8 @@ namespace LuksVirt.Core.Migration;
 /// domain are as before and a rerun starts clean; a kill leaves only <c>*.incomplete</c> files,
 /// which the rerun removes. The guest being started or redefined meanwhile aborts the run.
 /// </summary>
-public sealed class VmEncryptor(ActivityLog log, IMigrationProgress progress, MigrationFaultInjection faults)
+/// <param name="afterPayloadWrite">See <see cref="DiskEncryptor"/>; null outside the fault-injection build.</param>
+public sealed class VmEncryptor(ActivityLog log, IMigrationProgress progress, Action<long>? afterPayloadWrite = null)
 {
     /// <summary>Extra room per disk on top of its size: LUKS header (16 MiB for LUKS2) and slack.</summary>
     private const long SpaceMarginPerDisk = 64L << 20;
@@ -93,7 +94,7 @@ public sealed class VmEncryptor(ActivityLog log, IMigrationProgress progress, Mi
         try
         {
             using var keys = GeneratedKeys.Generate(layout);
-            var encryptor = new DiskEncryptor(log, progress, faults);
+            var encryptor = new DiskEncryptor(log, progress, afterPayloadWrite);
             var results = new List<EncryptedDiskResult>();
             foreach (var plan in plans)
             {

@@ -45,7 +45,7 @@ internal static class EncryptVmCommand
             EncryptVmReport? report = null;
             await SpectreMigrationProgress.Create(console).StartAsync(async context =>
             {
-                var encryptor = new VmEncryptor(log, new SpectreMigrationProgress(context), MigrationFaultInjection.FromEnvironment());
+                var encryptor = new VmEncryptor(log, new SpectreMigrationProgress(context), FaultInjectionHooks.PayloadWrites());
                 report = await encryptor.RunAsync(request, token).ConfigureAwait(false);
             }).ConfigureAwait(false);
 

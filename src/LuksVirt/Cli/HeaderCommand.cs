@@ -38,7 +38,7 @@ internal static class HeaderCommand
                 }
 
                 using var key = options.ReadOptionalKey(parse);
-                var result = HeaderBackups.Backup(parse.GetValue(options.Container)!, parse.GetValue(options.File)!, key, TestFaultHook.FromEnvironment());
+                var result = HeaderBackups.Backup(parse.GetValue(options.Container)!, parse.GetValue(options.File)!, key, FaultInjectionHooks.HeaderSteps());
                 if (json)
                 {
                     JsonOutput.Write(
@@ -97,7 +97,7 @@ internal static class HeaderCommand
                 }
 
                 using var key = options.ReadOptionalKey(parse);
-                var result = HeaderBackups.Restore(plan, key, TestFaultHook.FromEnvironment());
+                var result = HeaderBackups.Restore(plan, key, FaultInjectionHooks.HeaderSteps());
                 if (json)
                 {
                     JsonOutput.Write(

@@ -280,7 +280,7 @@ internal static class KeysCommand
         public KeySlotEditorOptions EditorOptions(ParseResult parse) => new()
         {
             RegistryPath = parse.GetValue(Registry)!,
-            AfterStep = TestFaultHook.FromEnvironment(),
+            AfterStep = FaultInjectionHooks.HeaderSteps(),
         };
     }
 

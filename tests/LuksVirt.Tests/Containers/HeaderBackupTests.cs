@@ -103,8 +103,8 @@ public sealed class HeaderBackupTests
         var backupFile = container.Directory.PathOf("header.bak");
         var before = Directory.GetFileSystemEntries(container.Directory.Path).Order().ToList();
 
-        var result = ContainerCli.Run(["header", "backup", "--container", container.Image, "--file", backupFile],
-            environment: new Dictionary<string, string> { [TestFaultHook.FailAfterVariable] = "write-backup" });
+        var result = ContainerCli.RunWithFaults(["header", "backup", "--container", container.Image, "--file", backupFile],
+            new Dictionary<string, string> { [FaultInjectionProgram.FailAfterVariable] = "write-backup" });
 
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("nothing was kept", result.StandardError, StringComparison.Ordinal);
@@ -232,8 +232,8 @@ public sealed class HeaderBackupTests
 
         var header = container.ReadHeader();
 
-        var result = ContainerCli.Run(["header", "restore", "--container", container.Image, "--file", backupFile, "--yes", "--json"],
-            environment: new Dictionary<string, string> { [TestFaultHook.FailAfterVariable] = "restore-header" });
+        var result = ContainerCli.RunWithFaults(["header", "restore", "--container", container.Image, "--file", backupFile, "--yes", "--json"],
+            new Dictionary<string, string> { [FaultInjectionProgram.FailAfterVariable] = "restore-header" });
 
         Assert.Equal(1, result.ExitCode);
         Assert.Equal("verified", ContainerCli.Json(result).GetProperty("rollback").GetString());

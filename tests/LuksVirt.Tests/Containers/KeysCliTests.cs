@@ -231,8 +231,8 @@ public sealed class KeysCliTests
         using var oldKey = TestContainer.ReadKeyFile(container.KeyFileOf("alice", 1));
 
         // Authorised by alice's old key, which the replace is about to destroy: the hardest case.
-        var result = ContainerCli.Keys(container, "replace", ["--holder", "alice", "--key-file", container.KeyFileOf("alice", 1), "--keys-out", container.KeysOut],
-            environment: new Dictionary<string, string> { [TestFaultHook.CrashAfterVariable] = step });
+        var result = ContainerCli.KeysWithFaults(container, "replace", ["--holder", "alice", "--key-file", container.KeyFileOf("alice", 1), "--keys-out", container.KeysOut],
+            new Dictionary<string, string> { [FaultInjectionProgram.CrashAfterVariable] = step });
 
         Assert.True(result.ExitCode == ContainerCli.KilledBySigkill, $"expected death by SIGKILL after {step}, got exit {result.ExitCode}: {result.StandardError}");
         var newKeyFile = container.KeyFileOf("alice", 2);
@@ -262,8 +262,8 @@ public sealed class KeysCliTests
             .EnsureSuccess("keys add");
         var header = container.ReadHeader();
 
-        var result = ContainerCli.Keys(container, "replace", ["--holder", "alice", "--key-file", container.AdminKeyFile, "--keys-out", container.KeysOut, "--json"],
-            environment: new Dictionary<string, string> { [TestFaultHook.FailAfterVariable] = "destroy-slot" });
+        var result = ContainerCli.KeysWithFaults(container, "replace", ["--holder", "alice", "--key-file", container.AdminKeyFile, "--keys-out", container.KeysOut, "--json"],
+            new Dictionary<string, string> { [FaultInjectionProgram.FailAfterVariable] = "destroy-slot" });
 
         Assert.Equal(1, result.ExitCode);
         var report = ContainerCli.Json(result);

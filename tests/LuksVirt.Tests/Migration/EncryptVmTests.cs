@@ -118,10 +118,10 @@ public sealed class EncryptVmTests(LibvirtdFixture libvirtd) : IDisposable
         var xmlBefore = _lab.InactiveXml(name);
         var container = _lab.Directory.PathOf("db-d0.raw.luks");
         string[] arguments = ["encrypt-vm", name, "--backend", "native", "--keys-out", _lab.KeysOut, "--json"];
-        var (program, prefix) = LuksVirtCli.Command();
+        var (program, prefix) = FaultInjectionProgram.Command();
 
         var killed = ToolRunner.Run(program, [.. prefix, .. arguments, "--log", _lab.LogPath], timeout: TimeSpan.FromMinutes(2),
-            environment: new Dictionary<string, string> { [MigrationFaultInjection.KillAfterBytesVariable] = (32 << 20).ToString(CultureInfo.InvariantCulture) });
+            environment: new Dictionary<string, string> { [FaultInjectionProgram.KillAfterBytesVariable] = (32 << 20).ToString(CultureInfo.InvariantCulture) });
 
         Assert.True(killed.ExitCode == 128 + 9, $"expected death by SIGKILL, got exit {killed.ExitCode}: {killed.StandardError}");
         Assert.Equal(sha, GuestLab.Sha256(raw));

@@ -64,7 +64,7 @@ internal static class HeaderCommand
     private static Command CreateRestore()
     {
         var options = new CommonOptions();
-        var force = new Option<bool>("--force") { Description = "restore onto a container that carries no LUKS header at all (a damaged or wiped header)" };
+        var force = new Option<bool>("--force") { Description = "restore onto a container whose UUID cannot be read to compare with the backup's: no LUKS header at all (wiped), or a damaged one that lost its UUID too" };
         var yes = new Option<bool>("--yes") { Description = "do not ask for confirmation (required when standard input is not a terminal)" };
         var command = new Command("restore",
             "Overwrite the container's header with a backup of the same container (same UUID). Keys removed since the backup come back; keys added since are lost.");

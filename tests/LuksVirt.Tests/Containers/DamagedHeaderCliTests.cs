@@ -79,6 +79,23 @@ public sealed class DamagedHeaderCliTests : IDisposable
     }
 
     [Fact]
+    public void Restore_of_another_containers_backup_onto_a_damaged_header_is_refused_even_with_force()
+    {
+        var other = DamagedHeaders.FormatWithCryptsetup(_directory, "other.img", LuksVirt.Cryptsetup.LuksVersion.Luks1, _key.Span);
+        var backupFile = _directory.PathOf("other.bak");
+        ContainerCli.Run(["header", "backup", "--container", other, "--file", backupFile]).EnsureSuccess("header backup");
+        var (image, uuid) = DamagedHeaders.Create(_directory, DamagedHeaders.Fault.Luks1KeySlotInPayload, _key.Span);
+        var before = File.ReadAllBytes(image);
+
+        var restore = ContainerCli.Run(["header", "restore", "--container", image, "--file", backupFile, "--yes", "--force"]);
+
+        Assert.Equal(2, restore.ExitCode);
+        Assert.Contains($"{image} records {uuid}", restore.StandardError, StringComparison.Ordinal);
+        Assert.Contains("Use a backup taken from this container", restore.StandardError, StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllBytes(image));
+    }
+
+    [Fact]
     public void A_damaged_backup_file_is_refused_as_a_damaged_backup_not_sent_to_header_restore()
     {
         var image = DamagedHeaders.FormatWithCryptsetup(_directory, "c.img", LuksVirt.Cryptsetup.LuksVersion.Luks1, _key.Span);

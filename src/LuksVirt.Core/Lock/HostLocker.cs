@@ -82,6 +82,7 @@ public sealed class HostLocker(string connectUri, string? configPath, IReadOnlyC
     {
         LibvirtConnection? connection = null;
         LibvirtDomain? domain = null;
+        var lookedUp = false;   // libvirt answered whether the guest exists (domain null: it does not)
         var before = "unknown";
         GuestLockOutcome outcome;
         string? message = null;
@@ -91,6 +92,7 @@ public sealed class HostLocker(string connectUri, string? configPath, IReadOnlyC
             // (max_client_requests), and each destroy holds one for a second or more.
             connection = await run.CallAsync(() => LibvirtConnection.Open(connectUri)).ConfigureAwait(false);
             domain = connection.TryLookupDomainByName(guest.Name);
+            lookedUp = true;
             before = domain?.State.ToString() ?? "undefined";
             outcome = domain is null || !domain.IsActive
                 ? GuestLockOutcome.AlreadyOff
@@ -111,13 +113,13 @@ public sealed class HostLocker(string connectUri, string? configPath, IReadOnlyC
         {
             // Disks are closed only once nothing uses them any more; after a failure, the state
             // the guest is really in decides (unknown counts as running).
-            var after = connection is null ? null : domain is null ? DomainState.Shutoff : StateOf(domain);
+            var after = !lookedUp ? null : domain is null ? DomainState.Shutoff : StateOf(domain);
             var disks = connection is not null && after is { } state && IsOff(state)
                 ? guest.Disks.Select(d => CloseDisk(connection, d)).ToList()
                 : guest.Disks.Select(d => new DiskLockReport(d.ContainerPath, d.Backend, DiskLockOutcome.Failed,
                     after is { } still ? $"guest still {still.ToString().ToLowerInvariant()}" : "guest state unknown")).ToList();
             log.Info($"{guest.Name}: {(outcome == GuestLockOutcome.Failed ? "not locked" : "locked")} ({outcome})");
-            var stateAfter = domain is null && connection is not null ? "undefined" : after?.ToString() ?? "unknown";
+            var stateAfter = lookedUp && domain is null ? "undefined" : after?.ToString() ?? "unknown";
             return new GuestLockReport(guest.Name, before, stateAfter, outcome, disks, message);
         }
         finally

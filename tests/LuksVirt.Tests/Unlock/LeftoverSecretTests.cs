@@ -266,6 +266,7 @@ public sealed class LeftoverSecretTests(LibvirtdFixture libvirtd, ITestOutputHel
             while (!process.HasExited && !uuids.Any(u => Exists(connection, u)))
             {
                 Assert.True(clock.Elapsed < Bound, "no secret appeared during the unlock");
+                await Task.Delay(2);
             }
         }
         else

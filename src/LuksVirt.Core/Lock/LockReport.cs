@@ -25,6 +25,10 @@ public enum DiskLockOutcome
     /// <summary>Nothing of the key was left on the host.</summary>
     AlreadyLocked,
 
+    /// <summary>A libvirt secret of the disk's UUID exists, but LuksVirt did not make it (e.g. an
+    /// administrator's persistent secret): left untouched, never removed.</summary>
+    SecretNotLuksVirts,
+
     Failed,
 }
 

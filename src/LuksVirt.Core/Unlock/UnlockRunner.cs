@@ -30,6 +30,11 @@ public sealed class UnlockRunner(UnlockOptions options, ActivityLog log)
         var clock = Stopwatch.StartNew();
         using var connection = LibvirtConnection.Open(options.ConnectUri);
         var inventory = LiveInventory.Load(connection, options.ConfigPath, options.VmNames, log);
+
+        // Keys an interrupted run (kill -9, lost connection) left in libvirt secrets go before any
+        // key is tried; this run holds the run lock, so no other run is using them.
+        _ = LeftoverSecrets.Sweep(connection, log, options.DryRun);
+
         var stateStore = new UnlockStateStore(options.StatePath);
         var loaded = stateStore.Load();
         if (loaded.Warning is not null)

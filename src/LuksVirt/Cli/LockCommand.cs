@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using LuksVirt.Core.Inventory;
 using LuksVirt.Core.Lock;
 using LuksVirt.Core.Logging;
@@ -30,12 +31,29 @@ internal static class LockCommand
                 return ExitCodes.Usage;
             }
 
+            // SIGINT/SIGTERM end the waits: each guest not yet off is reported, none is destroyed
+            // any more, and the report is still printed.
+            using var interrupted = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            void Interrupt(PosixSignalContext context)
+            {
+                context.Cancel = true;
+                interrupted.Cancel();
+            }
+
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Interrupt);
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Interrupt);
+
             LockReport report;
             try
             {
-                using var runLock = FileLock.Acquire(UnlockExecution.LockPath, UnlockExecution.LockWait, cancellationToken);
+                using var runLock = FileLock.Acquire(UnlockExecution.LockPath, UnlockExecution.LockWait, interrupted.Token);
                 var locker = new HostLocker(parse.GetValue(global.Connect)!, parse.GetValue(global.Config), parse.GetValue(vms) ?? [], TimeSpan.FromSeconds(seconds), log);
-                report = await locker.RunAsync(cancellationToken).ConfigureAwait(false);
+                report = await locker.RunAsync(interrupted.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                log.Error("lock interrupted while waiting for the run lock; nothing was changed");
+                return ExitCodes.Failure;
             }
             catch (Exception e) when (e is ConfigurationException or UnknownGuestException)
             {

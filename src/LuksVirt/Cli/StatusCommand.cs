@@ -21,7 +21,7 @@ internal static class StatusCommand
             StatusReport report;
             try
             {
-                report = new StatusReporter(parse.GetValue(global.Connect)!, parse.GetValue(global.Config), parse.GetValue(global.State)!, log).Run();
+                report = new StatusReporter(parse.GetValue(global.Connect)!, parse.GetValue(global.Config), parse.GetValue(global.State)!, UnlockExecution.LockPath, log).Run();
             }
             catch (Exception e) when (e is ConfigurationException or UnknownGuestException)
             {
@@ -62,7 +62,7 @@ internal static class StatusCommand
                     first ? (guest.Autostart ? "[red]on[/]" : "off") : "",
                     Markup.Escape(Path.GetFileName(disk.Container)),
                     disk.Backend.ToString().ToLowerInvariant(),
-                    disk.State.ToString(),
+                    LockStateText(disk),
                     disk.LastOpenedBy is null ? "" : Markup.Escape($"{disk.LastOpenedBy}/{disk.LastSlot} at {disk.LastOpenedAt:u}"));
                 first = false;
             }
@@ -73,5 +73,18 @@ internal static class StatusCommand
         {
             AnsiConsole.MarkupLine($"[red]problem:[/] {Markup.Escape(problem)}");
         }
+
+        foreach (var key in report.KeysInLibvirt.Where(k => !k.Leftover))
+        {
+            AnsiConsole.MarkupLine($"[yellow]key in libvirt:[/] {Markup.Escape($"secret {key.Uuid} holds the key of {key.Container}; a luksvirt run is under way and may be using it")}");
+        }
     }
+
+    /// <summary>A key still in a libvirt secret is shown in red with the secret's UUID, whether or not the guest runs.</summary>
+    private static string LockStateText(DiskStatus disk) => disk.Secret switch
+    {
+        null => disk.State.ToString(),
+        { MadeByLuksVirt: true } s => $"[red]{disk.State}[/] {Markup.Escape($"(secret {s.Uuid})")}",
+        var s => $"{disk.State} {Markup.Escape($"(secret {s.Uuid}, not LuksVirt's)")}",
+    };
 }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using LuksVirt.Cli;
+using LuksVirt.Core.Activation;
 using LuksVirt.Core.Devices;
 using LuksVirt.Core.Inventory;
 using LuksVirt.Core.Keys;
@@ -102,6 +103,7 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log)
     {
         try
         {
+            await SweepLeftoverSecretsAsync(cancellationToken).ConfigureAwait(false);
             await foreach (var change in queue.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
                 try
@@ -209,6 +211,35 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log)
             log.Error($"{disk.Name}: lock failed: {e.Message}");
         }
     }
+
+    /// <summary>Start-up, before the first stick: keys an interrupted run (kill -9, a lost
+    /// connection) left in libvirt secrets are removed, under the run lock so that no run under
+    /// way loses the secret it is using (the wait is on a thread of its own).</summary>
+    private Task SweepLeftoverSecretsAsync(CancellationToken cancellationToken) => Task.Run(() =>
+    {
+        try
+        {
+            FileLock runLock;
+            try
+            {
+                runLock = FileLock.Acquire(UnlockExecution.LockPath, TimeSpan.Zero, cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                log.Info("start-up: waiting for another luksvirt run to finish before looking for libvirt secrets left by an interrupted run");
+                runLock = FileLock.Acquire(UnlockExecution.LockPath, Timeout.InfiniteTimeSpan, cancellationToken);
+            }
+
+            using var held = runLock;
+            using var connection = LibvirtConnection.Open(options.Unlock.ConnectUri);
+            var swept = LeftoverSecrets.Sweep(connection, log);
+            log.Info(string.Create(CultureInfo.InvariantCulture, $"start-up: {swept.Count} libvirt secret(s) left by an interrupted run removed"));
+        }
+        catch (Exception e) when (e is LibvirtException or IOException or UnauthorizedAccessException)
+        {
+            log.Error($"cannot look for libvirt secrets left by an interrupted run: {e.Message}; the next unlock removes them");
+        }
+    }, cancellationToken);
 
     /// <summary>The flock every luksvirt run takes; waits as long as another run (an
     /// administrator's unlock, a long lock) holds it, saying so once.</summary>

@@ -23,6 +23,12 @@ internal static class LockCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             using var log = new ActivityLog(parse.GetValue(global.Log), Console.Error);
+            if (!CommandLog.Accept(log))
+            {
+                return ExitCodes.Usage;
+            }
+
+            using var lostLines = CommandLog.ReportLostLinesAtEnd(log);
             var seconds = parse.GetValue(timeout);
             if (seconds < 0)
             {
@@ -33,7 +39,7 @@ internal static class LockCommand
             LockReport report;
             try
             {
-                using var runLock = FileLock.Acquire(UnlockExecution.LockPath, UnlockExecution.LockWait, cancellationToken);
+                using var runLock = UnlockExecution.AcquireRunLock(log, cancellationToken);
                 var locker = new HostLocker(parse.GetValue(global.Connect)!, parse.GetValue(global.Config), parse.GetValue(vms) ?? [], TimeSpan.FromSeconds(seconds), log);
                 report = await locker.RunAsync(cancellationToken).ConfigureAwait(false);
             }

@@ -74,7 +74,7 @@ public sealed class ActivityLog : IDisposable
         {
             // Not unsafe, only unwritable (a read-only or full file system): the run goes on
             // logging to stderr, and the command says so.
-            _fileErrors.Add($"cannot write log file {filePath}: {e.Message}");
+            _fileErrors.Add($"cannot write log file {EchoText.OfPath(filePath)}: {EchoText.OfPath(e.Message)}");
         }
     }
 
@@ -108,7 +108,7 @@ public sealed class ActivityLog : IDisposable
                 return _failedWrites == 0
                     ? null
                     : string.Create(CultureInfo.InvariantCulture,
-                        $"{_failedWrites} line(s) could not be written to the log file {_filePath} ({_firstWriteError}); they were shown on stderr only");
+                        $"{_failedWrites} line(s) could not be written to the log file {EchoText.OfPath(_filePath!)} ({_firstWriteError}); they were shown on stderr only");
             }
         }
     }
@@ -183,26 +183,27 @@ public sealed class ActivityLog : IDisposable
         }
         catch (SymbolicLinkRefusedException e)
         {
-            throw new LogFileRefusedException($"log file {e.Message}; name the real file with --log, or remove the link");
+            throw new LogFileRefusedException($"log file {EchoText.OfPath(e.Path)} is a symbolic link; LuksVirt does not follow symbolic links here; name the real file with --log, or remove the link");
         }
         catch (NotRegularFileException e)
         {
-            throw new LogFileRefusedException($"log file {e.Message}; name a regular file with --log");
+            throw new LogFileRefusedException($"log file {EchoText.OfPath(e.Path)} is {NotRegularFileException.Describe(e.Type)}, not a regular file; name a regular file with --log");
         }
 
+        var shown = EchoText.OfPath(filePath);
         try
         {
             var user = RegularFile.EffectiveUserId;
             if (status.Uid != user)
             {
                 throw new LogFileRefusedException(string.Create(CultureInfo.InvariantCulture,
-                    $"log file {filePath} is owned by uid {status.Uid}, not by uid {user} that runs luksvirt; fix: chown {user} {filePath}, or name another file with --log"));
+                    $"log file {shown} is owned by uid {status.Uid}, not by uid {user} that runs luksvirt; fix: chown {user} {shown}, or name another file with --log"));
             }
 
             if ((status.Mode & ForbiddenPermissions) != 0)
             {
                 throw new LogFileRefusedException(
-                    $"log file {filePath} is open to others (mode {Convert.ToString(status.Mode & 0xFFF, 8)}); fix: chmod 0600 {filePath} (0640 lets its group read it)");
+                    $"log file {shown} is open to others (mode {Convert.ToString(status.Mode & 0xFFF, 8)}); fix: chmod 0600 {shown} (0640 lets its group read it)");
             }
 
             return file;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using LuksVirt.Core.Logging;
 using LuksVirt.Libc;
 
 namespace LuksVirt.Core.State;
@@ -61,8 +62,8 @@ public sealed class UnlockStateStore
         return status.Type switch
         {
             PosixFileType.Regular => null,
-            PosixFileType.SymbolicLink => $"state file {FilePath} is a symbolic link, which LuksVirt does not follow; name the real file with --state, or remove the link",
-            _ => $"state file {FilePath} is {NotRegularFileException.Describe(status.Type)}, not a regular file; name a regular file (or a path that does not exist yet) with --state",
+            PosixFileType.SymbolicLink => $"state file {EchoText.OfPath(FilePath)} is a symbolic link, which LuksVirt does not follow; name the real file with --state, or remove the link",
+            _ => $"state file {EchoText.OfPath(FilePath)} is {NotRegularFileException.Describe(status.Type)}, not a regular file; name a regular file (or a path that does not exist yet) with --state",
         };
     }
 

@@ -139,6 +139,20 @@ public sealed class RunInputTests : IDisposable
         AssertKeyFileUntouched();
     }
 
+    [Fact]
+    public void Watch_does_not_start_with_a_symlinked_log()
+    {
+        var victim = _directory.PathOf("victim");
+        File.WriteAllText(victim, "precious\n");
+        File.CreateSymbolicLink(LogPath, victim);
+
+        var result = LuksVirtCli.Run(["watch", "--connect", TestDriver, "--config", ConfigPath, "--state", StatePath, "--log", LogPath], TimeSpan.FromSeconds(60));
+
+        Assert.True(result.ExitCode == 2, result.StandardError);
+        Assert.Contains($"{LogPath} is a symbolic link", result.StandardError, StringComparison.Ordinal);
+        Assert.Equal("precious\n", File.ReadAllText(victim));
+    }
+
     [Theory]
     [InlineData("TERM")]
     [InlineData("INT")]

@@ -1,3 +1,5 @@
+using LuksVirt.Core.Logging;
+
 namespace LuksVirt.Core.Inventory;
 
 /// <summary>
@@ -7,14 +9,14 @@ namespace LuksVirt.Core.Inventory;
 public sealed class ConfigurationException : Exception
 {
     public ConfigurationException(string filePath, int? line, string problem)
-        : base(line is null ? $"{filePath}: {problem}" : $"{filePath}:{line}: {problem}")
+        : base(Format(filePath, line, problem))
     {
         FilePath = filePath;
         Line = line;
     }
 
     public ConfigurationException(string filePath, int? line, string problem, Exception innerException)
-        : base(line is null ? $"{filePath}: {problem}" : $"{filePath}:{line}: {problem}", innerException)
+        : base(Format(filePath, line, problem), innerException)
     {
         FilePath = filePath;
         Line = line;
@@ -24,4 +26,8 @@ public sealed class ConfigurationException : Exception
 
     /// <summary>1-based line, or null for a problem with the file as a whole (missing, unreadable).</summary>
     public int? Line { get; }
+
+    // The path may come from the command line, unchecked: it is shown bounded.
+    private static string Format(string filePath, int? line, string problem) =>
+        line is null ? $"{EchoText.OfPath(filePath)}: {problem}" : $"{EchoText.OfPath(filePath)}:{line}: {problem}";
 }

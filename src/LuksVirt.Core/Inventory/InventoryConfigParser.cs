@@ -1,13 +1,17 @@
 using System.Globalization;
+using System.Text;
 using System.Xml;
 using System.Xml.Linq;
+using LuksVirt.Core.Logging;
 
 namespace LuksVirt.Core.Inventory;
 
 /// <summary>
 /// Validates a loaded configuration document. Stops at the first error (a
 /// <see cref="ConfigurationException"/> with the line of the offending element or attribute);
-/// unknown attributes and elements only add warnings, so that a newer file still loads.
+/// unknown attributes and elements only add warnings, so that a newer file still loads. Names and
+/// paths are bounded (<see cref="MaxNameBytes"/>, <see cref="MaxPathBytes"/>), and every value a
+/// message quotes is cut short (<see cref="EchoText"/>): the file may be hostile.
 /// </summary>
 internal sealed class InventoryConfigParser
 {
@@ -22,8 +26,18 @@ internal sealed class InventoryConfigParser
     private static readonly XName TargetAttribute = "target";
     private static readonly XName BackendAttribute = "backend";
 
+    /// <summary>A libvirt domain name names files (/etc/libvirt/qemu/NAME.xml): NAME_MAX bytes at most.</summary>
+    public const int MaxNameBytes = 255;
+
+    /// <summary>PATH_MAX (4096) counts the terminating NUL: 4095 bytes of path at most.</summary>
+    public const int MaxPathBytes = 4095;
+
+    /// <summary>Warnings kept; a file with thousands of unknown elements adds one line saying how many more.</summary>
+    public const int MaxWarnings = 20;
+
     private readonly string _filePath;
     private readonly List<string> _warnings = [];
+    private int _warningsLeftOut;
 
     // Everything that must be unique across the whole file, with the line that claimed it.
     private readonly Dictionary<string, int> _vmNames = new(StringComparer.Ordinal);
@@ -38,7 +52,7 @@ internal sealed class InventoryConfigParser
         var root = document.Root ?? throw Error(1, "the file has no root element; write <vms>...</vms>");
         if (root.Name != VmsElement)
         {
-            throw Error(root, $"the root element is <{root.Name}>, expected <vms> (the classic format: <vms><vm name='...'><luks><disk source='...' target='...'/></luks></vm></vms>)");
+            throw Error(root, $"the root element is <{Echo(root.Name)}>, expected <vms> (the classic format: <vms><vm name='...'><luks><disk source='...' target='...'/></luks></vm></vms>)");
         }
 
         WarnAboutUnknownAttributes(root, AllowedImageDirsAttribute);
@@ -53,8 +67,13 @@ internal sealed class InventoryConfigParser
             }
             else
             {
-                Warn(child, $"unknown element <{child.Name}> inside <vms> ignored");
+                Warn(child, $"unknown element <{Echo(child.Name)}> inside <vms> ignored");
             }
+        }
+
+        if (_warningsLeftOut > 0)
+        {
+            _warnings.Add(string.Create(CultureInfo.InvariantCulture, $"{_filePath}: {_warningsLeftOut} more warning(s) like these left out"));
         }
 
         return new InventoryConfig(_filePath, FileExisted: true, guests, allowedDirectories, _warnings);
@@ -73,7 +92,7 @@ internal sealed class InventoryConfigParser
         {
             if (entry.Length == 0)
             {
-                throw Error(attribute, $"allowed-image-dirs='{attribute.Value}' has an empty entry; separate absolute directories with single ':'");
+                throw Error(attribute, $"allowed-image-dirs='{EchoText.OfPath(attribute.Value)}' has an empty entry; separate absolute directories with single ':'");
             }
 
             var directory = NormalizeAbsolutePath(attribute, "allowed-image-dirs entry", entry);
@@ -96,9 +115,21 @@ internal sealed class InventoryConfigParser
         }
 
         var name = nameAttribute.Value;
+        var nameBytes = Encoding.UTF8.GetByteCount(name);
+        if (nameBytes > MaxNameBytes)
+        {
+            throw Error(nameAttribute, string.Create(CultureInfo.InvariantCulture,
+                $"<vm name='{EchoText.Of(name)}'> is {nameBytes} bytes long; a libvirt domain name has at most {MaxNameBytes} (it names a file); write the name 'virsh list --all' shows"));
+        }
+
+        if (name.Any(char.IsControl))
+        {
+            throw Error(nameAttribute, $"<vm name='{EchoText.Of(name)}'> contains a control character; write the name 'virsh list --all' shows, on one line");
+        }
+
         if (_vmNames.TryGetValue(name, out var firstLine))
         {
-            throw Error(nameAttribute, $"duplicate <vm name='{name}'>, already defined at line {firstLine}; merge the two entries into one");
+            throw Error(nameAttribute, $"duplicate <vm name='{EchoText.Of(name)}'>, already defined at line {firstLine}; merge the two entries into one");
         }
 
         _vmNames.Add(name, LineOf(nameAttribute));
@@ -109,7 +140,7 @@ internal sealed class InventoryConfigParser
         {
             if (child.Name != LuksElement)
             {
-                Warn(child, $"unknown element <{child.Name}> inside <vm name='{name}'> ignored");
+                Warn(child, $"unknown element <{Echo(child.Name)}> inside <vm name='{EchoText.Of(name)}'> ignored");
                 continue;
             }
 
@@ -122,7 +153,7 @@ internal sealed class InventoryConfigParser
                 }
                 else
                 {
-                    Warn(diskOrOther, $"unknown element <{diskOrOther.Name}> inside <luks> ignored");
+                    Warn(diskOrOther, $"unknown element <{Echo(diskOrOther.Name)}> inside <luks> ignored");
                 }
             }
         }
@@ -141,7 +172,7 @@ internal sealed class InventoryConfigParser
         // Digits only: no sign, no spaces, no exponent; lower starts first.
         if (!int.TryParse(attribute.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var order))
         {
-            throw Error(attribute, $"order='{attribute.Value}' is not a whole number from 0 to {int.MaxValue}; write e.g. order='10' (lower starts first)");
+            throw Error(attribute, $"order='{EchoText.Of(attribute.Value)}' is not a whole number from 0 to {int.MaxValue}; write e.g. order='10' (lower starts first)");
         }
 
         return order;
@@ -182,12 +213,12 @@ internal sealed class InventoryConfigParser
         var mappingProblem = MappingNames.Validate(mappingName);
         if (mappingProblem is not null)
         {
-            throw Error(targetAttribute, $"target '{target}' gives the mapping name '{mappingName}', which is invalid: {mappingProblem}; rename the target file");
+            throw Error(targetAttribute, $"target '{EchoText.OfPath(target)}' gives the mapping name '{EchoText.OfPath(mappingName)}', which is invalid: {mappingProblem}; rename the target file");
         }
 
         if (_mappingNames.TryGetValue(mappingName, out var otherLine))
         {
-            throw Error(targetAttribute, $"target '{target}' gives the mapping name '{mappingName}', already used by the target at line {otherLine}; give the link files different names");
+            throw Error(targetAttribute, $"target '{EchoText.OfPath(target)}' gives the mapping name '{EchoText.OfPath(mappingName)}', already used by the target at line {otherLine}; give the link files different names");
         }
 
         _mappingNames.Add(mappingName, LineOf(targetAttribute));
@@ -202,7 +233,7 @@ internal sealed class InventoryConfigParser
             null => DiskBackend.DmCrypt, // the classic recipe's format knows only dm-crypt
             "dmcrypt" => DiskBackend.DmCrypt,
             "native" => DiskBackend.Native,
-            _ => throw Error(attribute, $"backend='{attribute.Value}' is unknown; use backend='dmcrypt' (the default) or backend='native'"),
+            _ => throw Error(attribute, $"backend='{EchoText.Of(attribute.Value)}' is unknown; use backend='dmcrypt' (the default) or backend='native'"),
         };
     }
 
@@ -214,6 +245,13 @@ internal sealed class InventoryConfigParser
             throw Error(attribute, $"{what} is empty; write an absolute path");
         }
 
+        var bytes = Encoding.UTF8.GetByteCount(value);
+        if (bytes > MaxPathBytes)
+        {
+            throw Error(attribute, string.Create(CultureInfo.InvariantCulture,
+                $"{what} '{EchoText.OfPath(value)}' is {bytes} bytes long; a path has at most {MaxPathBytes} (PATH_MAX); write a shorter path"));
+        }
+
         if (value.Any(char.IsControl))
         {
             throw Error(attribute, $"{what} contains a control character; write the path on one line without tabs or newlines");
@@ -221,19 +259,19 @@ internal sealed class InventoryConfigParser
 
         if (value[0] != '/')
         {
-            throw Error(attribute, $"{what} '{value}' is a relative path; write it absolute (starting with '/')");
+            throw Error(attribute, $"{what} '{EchoText.OfPath(value)}' is a relative path; write it absolute (starting with '/')");
         }
 
         var segments = value.Split('/', StringSplitOptions.RemoveEmptyEntries);
         if (segments.Contains("..", StringComparer.Ordinal))
         {
-            throw Error(attribute, $"{what} '{value}' contains '..'; write the path without parent-directory references");
+            throw Error(attribute, $"{what} '{EchoText.OfPath(value)}' contains '..'; write the path without parent-directory references");
         }
 
         var kept = segments.Where(s => s != ".").ToArray();
         if (kept.Length == 0)
         {
-            throw Error(attribute, $"{what} '{value}' is the root directory; name a file or directory below it");
+            throw Error(attribute, $"{what} '{EchoText.OfPath(value)}' is the root directory; name a file or directory below it");
         }
 
         return "/" + string.Join('/', kept);
@@ -243,12 +281,12 @@ internal sealed class InventoryConfigParser
     {
         if (_sources.TryGetValue(path, out var line))
         {
-            throw Error(attribute, $"duplicate disk: {what} '{path}' is already a source at line {line}; each container and each link may appear once in the whole file");
+            throw Error(attribute, $"duplicate disk: {what} '{EchoText.OfPath(path)}' is already a source at line {line}; each container and each link may appear once in the whole file");
         }
 
         if (_targets.TryGetValue(path, out line))
         {
-            throw Error(attribute, $"duplicate disk: {what} '{path}' is already a target at line {line}; each container and each link may appear once in the whole file");
+            throw Error(attribute, $"duplicate disk: {what} '{EchoText.OfPath(path)}' is already a target at line {line}; each container and each link may appear once in the whole file");
         }
 
         (what == "source" ? _sources : _targets).Add(path, LineOf(attribute));
@@ -259,12 +297,12 @@ internal sealed class InventoryConfigParser
         // An image file or a block device (LVM volume), possibly reached through symlinks.
         if (Directory.Exists(source))
         {
-            throw Error(attribute, $"source '{source}' is a directory; name the LUKS container file or block device");
+            throw Error(attribute, $"source '{EchoText.OfPath(source)}' is a directory; name the LUKS container file or block device");
         }
 
         if (!ContainerExists(source))
         {
-            throw Error(attribute, $"container '{source}' does not exist; create it (luksvirt create) or fix the path");
+            throw Error(attribute, $"container '{EchoText.OfPath(source)}' does not exist; create it (luksvirt create) or fix the path");
         }
     }
 
@@ -292,7 +330,7 @@ internal sealed class InventoryConfigParser
             }
         }
 
-        throw Error(attribute, $"target '{target}' is outside the allowed image directories ({string.Join(':', allowedDirectories)}); move the link there or add its directory to allowed-image-dirs on <vms>");
+        throw Error(attribute, $"target '{EchoText.OfPath(target)}' is outside the allowed image directories ({EchoText.OfPath(string.Join(':', allowedDirectories))}); move the link there or add its directory to allowed-image-dirs on <vms>");
     }
 
     private void WarnAboutUnknownAttributes(XElement element, params XName[] known)
@@ -301,12 +339,24 @@ internal sealed class InventoryConfigParser
         {
             if (!attribute.IsNamespaceDeclaration && !known.Contains(attribute.Name))
             {
-                Warn(attribute, $"unknown attribute '{attribute.Name}' on <{element.Name}> ignored");
+                Warn(attribute, $"unknown attribute '{Echo(attribute.Name)}' on <{Echo(element.Name)}> ignored");
             }
         }
     }
 
-    private void Warn(XObject where, string message) => _warnings.Add($"{_filePath}:{LineOf(where)}: {message}");
+    private void Warn(XObject where, string message)
+    {
+        if (_warnings.Count < MaxWarnings)
+        {
+            _warnings.Add($"{_filePath}:{LineOf(where)}: {message}");
+        }
+        else
+        {
+            _warningsLeftOut++;
+        }
+    }
+
+    private static string Echo(XName name) => EchoText.Of(name.ToString());
 
     private string Location(XObject where) => $"{_filePath}:{LineOf(where)}";
 

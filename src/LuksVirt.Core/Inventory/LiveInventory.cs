@@ -16,7 +16,38 @@ public sealed record LiveInventory(IReadOnlyList<Guest> Guests, IReadOnlyList<st
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(log);
-        var config = InventoryConfigLoader.LoadExplicitOrDefault(configPath);
+        var built = Build(connection, InventoryConfigLoader.LoadExplicitOrDefault(configPath), vmNames);
+        // The build's warnings start with the configuration file's.
+        foreach (var warning in built.Warnings)
+        {
+            log.Warning(warning);
+        }
+
+        var problems = built.Problems.Select(p => $"{p.GuestName}: {p.Message}").ToList();
+        foreach (var problem in problems)
+        {
+            log.Error(problem);
+        }
+
+        return new LiveInventory(built.Inventory.Guests, problems);
+    }
+
+    /// <summary>
+    /// What <see cref="Load"/> refuses besides the file itself, checked before a run touches
+    /// anything (a key file above all): every requested guest is known to the configuration
+    /// <paramref name="config"/> or to libvirt. Logs nothing; the run's own <see cref="Load"/>
+    /// reports warnings and problems once.
+    /// </summary>
+    /// <exception cref="UnknownGuestException">A requested guest is unknown (exit code 2).</exception>
+    public static void Validate(LibvirtConnection connection, InventoryConfig config, IReadOnlyCollection<string> vmNames)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(config);
+        _ = Build(connection, config, vmNames);
+    }
+
+    private static InventoryBuildResult Build(LibvirtConnection connection, InventoryConfig config, IReadOnlyCollection<string> vmNames)
+    {
         var domains = new List<DomainDescription>();
         foreach (var domain in connection.ListAllDomains())
         {
@@ -34,18 +65,6 @@ public sealed record LiveInventory(IReadOnlyList<Guest> Guests, IReadOnlyList<st
             }
         }
 
-        var built = InventoryBuilder.Build(config, domains, vmNames);
-        foreach (var warning in config.Warnings.Concat(built.Warnings))
-        {
-            log.Warning(warning);
-        }
-
-        var problems = built.Problems.Select(p => $"{p.GuestName}: {p.Message}").ToList();
-        foreach (var problem in problems)
-        {
-            log.Error(problem);
-        }
-
-        return new LiveInventory(built.Inventory.Guests, problems);
+        return InventoryBuilder.Build(config, domains, vmNames);
     }
 }

@@ -1,3 +1,5 @@
+using LuksVirt.Core.Logging;
+
 namespace LuksVirt.Core.Inventory;
 
 /// <summary>
@@ -18,8 +20,9 @@ public sealed class UnknownGuestException : Exception
     {
         ArgumentNullException.ThrowIfNull(names);
         ArgumentNullException.ThrowIfNull(config);
-        var where = config.FileExisted ? $"not in {config.FilePath}" : $"no configuration file at {config.FilePath}";
-        var list = string.Join(", ", names.Select(n => $"'{n}'"));
+        var where = config.FileExisted ? $"not in {EchoText.OfPath(config.FilePath)}" : $"no configuration file at {EchoText.OfPath(config.FilePath)}";
+        // --vm names come from the command line, unchecked: each is cut short, and so is the list.
+        var list = EchoText.List(names, maxShown: 10);
         return $"unknown guest {list}: {where}, and libvirt has no domain of that name with a LUKS-encrypted disk; check the --vm name ('virsh list --all')";
     }
 }

@@ -1,4 +1,6 @@
 using System.Text.Json;
+using LuksVirt.Core.Logging;
+using LuksVirt.Libc;
 
 namespace LuksVirt.Core.State;
 
@@ -10,7 +12,9 @@ public sealed record UnlockStateLoadResult(UnlockState State, string? Warning);
 /// each container, and when. It holds no secret. A missing file is an empty state; a corrupt one
 /// is moved aside to <c>FILE.corrupt</c> for the administrator and an empty state is used, since
 /// this record must never stand between a user and their guests. Saving replaces the file
-/// atomically, so a crash leaves either the old or the new state.
+/// atomically, so a crash leaves either the old or the new state. The file is read without
+/// following a symbolic link and without blocking; a path that is not a regular file is no
+/// state (and <see cref="CheckPath"/> lets a run refuse it before it touches anything).
 /// </summary>
 public sealed class UnlockStateStore
 {
@@ -34,27 +38,61 @@ public sealed class UnlockStateStore
 
     public string CorruptFilePath => FilePath + CorruptSuffix;
 
-    public UnlockStateLoadResult Load()
+    /// <summary>
+    /// Why the path cannot hold the state file (a symbolic link, a FIFO, a directory, ...), naming
+    /// the fix; null when it is a regular file or absent. A run asks before it touches anything:
+    /// <see cref="Save"/> would replace whatever is there.
+    /// </summary>
+    public string? CheckPath()
     {
-        byte[] bytes;
+        PosixFileStatus status;
         try
         {
-            using var stream = new FileStream(FilePath, FileMode.Open, FileAccess.Read, FileShare.Read);
-            if (stream.Length > MaxFileBytes)
-            {
-                return SetAsideCorrupt($"it is {stream.Length} bytes, more than {MaxFileBytes}");
-            }
+            status = PosixFile.GetLinkStatus(FilePath);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;   // Load reports what it cannot read, and the run goes on with an empty state
+        }
 
-            bytes = new byte[stream.Length];
-            stream.ReadExactly(bytes);
+        return status.Type switch
+        {
+            PosixFileType.Regular => null,
+            PosixFileType.SymbolicLink => $"state file {EchoText.OfPath(FilePath)} is a symbolic link, which LuksVirt does not follow; name the real file with --state, or remove the link",
+            _ => $"state file {EchoText.OfPath(FilePath)} is {NotRegularFileException.Describe(status.Type)}, not a regular file; name a regular file (or a path that does not exist yet) with --state",
+        };
+    }
+
+    public UnlockStateLoadResult Load()
+    {
+        byte[]? bytes;
+        PosixFileStatus status;
+        try
+        {
+            using var file = RegularFile.OpenForReading(FilePath, followLinks: false, out status);
+            bytes = RegularFile.ReadAtMost(file, MaxFileBytes);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             return new UnlockStateLoadResult(UnlockState.Empty, Warning: null);
         }
+        catch (Exception e) when (e is SymbolicLinkRefusedException or NotRegularFileException)
+        {
+            // Not a file of ours: left where it is, never read, never moved.
+            return new UnlockStateLoadResult(UnlockState.Empty, $"cannot use the state file: {e.Message}; starting with an empty state");
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return new UnlockStateLoadResult(UnlockState.Empty, $"cannot read the state file {FilePath} ({e.Message}); starting with an empty state");
+        }
+
+        if (bytes is null)
+        {
+            return SetAsideCorrupt($"it is {Math.Max(status.Size, MaxFileBytes + 1L)} bytes, more than {MaxFileBytes}");
         }
 
         UnlockStateDocument? document;

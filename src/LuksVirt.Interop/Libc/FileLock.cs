@@ -25,10 +25,13 @@ public sealed class FileLock : IDisposable
     }
 
     /// <summary>Waits up to <paramref name="timeout"/> (<see cref="Timeout.InfiniteTimeSpan"/>: no limit); throws <see cref="TimeoutException"/> naming
-    /// the lock file when another process keeps holding it, <see cref="OperationCanceledException"/>
+    /// the lock file and its holder when another process keeps holding it, <see cref="OperationCanceledException"/>
     /// when <paramref name="cancellationToken"/> fires first. Creates the lock file (0600) and its
-    /// directory (0700) when missing; a symbolic link at the lock path is refused.</summary>
-    public static FileLock Acquire(string path, TimeSpan timeout, CancellationToken cancellationToken = default)
+    /// directory (0700) when missing; a symbolic link at the lock path is refused.
+    /// <paramref name="waiting"/> is called once, at once, when the lock is taken by another
+    /// process, with that process (null when /proc/locks does not name it), so that a wait is
+    /// never silent.</summary>
+    public static FileLock Acquire(string path, TimeSpan timeout, Action<LockHolder?>? waiting, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (timeout != Timeout.InfiniteTimeSpan)
@@ -42,7 +45,7 @@ public sealed class FileLock : IDisposable
         var file = OpenLockFile(path);
         try
         {
-            WaitForLock(file, path, timeout, cancellationToken);
+            WaitForLock(file, path, timeout, waiting, cancellationToken);
             return new FileLock(path, file);
         }
         catch
@@ -52,12 +55,16 @@ public sealed class FileLock : IDisposable
         }
     }
 
+    /// <summary>As <see cref="Acquire(string, TimeSpan, Action{LockHolder}, CancellationToken)"/>, waiting silently.</summary>
+    public static FileLock Acquire(string path, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        Acquire(path, timeout, waiting: null, cancellationToken);
+
     public string Path { get; }
 
     /// <summary>Closing the only descriptor of the open file releases the lock.</summary>
     public void Dispose() => _file.Dispose();
 
-    private static void WaitForLock(SafeFileHandle file, string path, TimeSpan timeout, CancellationToken cancellationToken)
+    private static void WaitForLock(SafeFileHandle file, string path, TimeSpan timeout, Action<LockHolder?>? waiting, CancellationToken cancellationToken)
     {
         // flock(2) has no timed wait: a blocking LOCK_EX can only be interrupted by a signal, which
         // .NET cannot aim at one thread. So try LOCK_NB and sleep in between, the sleep doubling up
@@ -66,14 +73,22 @@ public sealed class FileLock : IDisposable
             ? long.MaxValue
             : Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         var backoff = FirstBackoff;
+        var announced = false;
         while (!Interop.Libc.TryLockExclusive(file, path))
         {
             var remaining = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
             if (remaining <= TimeSpan.Zero)
             {
+                var holder = LockHolder.Find(file, path);
                 throw new TimeoutException(
-                    $"another luksvirt run holds {path}; wait for it to finish or stop it " +
+                    $"another luksvirt run holds {path}{(holder is null ? "" : $" ({holder})")}; wait for it to finish or stop it " +
                     "(the kernel releases the lock the moment that process exits)");
+            }
+
+            if (!announced && waiting is not null)
+            {
+                announced = true;
+                waiting(LockHolder.Find(file, path));
             }
 
             // The wait handle wakes on cancellation at once instead of at the end of the sleep.

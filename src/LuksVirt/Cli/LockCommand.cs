@@ -24,6 +24,12 @@ internal static class LockCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             using var log = new ActivityLog(parse.GetValue(global.Log), Console.Error);
+            if (!CommandLog.Accept(log))
+            {
+                return ExitCodes.Usage;
+            }
+
+            using var lostLines = CommandLog.ReportLostLinesAtEnd(log);
             var seconds = parse.GetValue(timeout);
             if (seconds < 0)
             {
@@ -46,7 +52,7 @@ internal static class LockCommand
             LockReport report;
             try
             {
-                using var runLock = FileLock.Acquire(UnlockExecution.LockPath, UnlockExecution.LockWait, interrupted.Token);
+                using var runLock = UnlockExecution.AcquireRunLock(log, interrupted.Token);
                 var locker = new HostLocker(parse.GetValue(global.Connect)!, parse.GetValue(global.Config), parse.GetValue(vms) ?? [], TimeSpan.FromSeconds(seconds), log);
                 report = await locker.RunAsync(interrupted.Token).ConfigureAwait(false);
             }

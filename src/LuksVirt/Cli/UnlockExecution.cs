@@ -1,7 +1,9 @@
+using System.Globalization;
 using System.Runtime.InteropServices;
 using LuksVirt.Core.Inventory;
 using LuksVirt.Core.Keys;
 using LuksVirt.Core.Logging;
+using LuksVirt.Core.State;
 using LuksVirt.Core.Unlock;
 using LuksVirt.Libc;
 using LuksVirt.Libvirt;
@@ -17,16 +19,62 @@ internal sealed record UnlockOutcome(int ExitCode, UnlockReport? Report);
 /// no core dumps while keys are in memory, one run at a time (flock), SIGINT/SIGTERM cancel
 /// cleanly, and whatever happens the keys are zeroed and the key files wiped.
 /// </summary>
+/// <remarks>
+/// Exit 2 means nothing was touched. So everything the run is pointed at is checked first, before
+/// it waits for the lock and long before a key is read: the log path, the configuration file,
+/// the state file path and the <c>--vm</c> names (against libvirt's domains). Each of those files
+/// is opened without blocking and must be a regular file. Only then are the keys read, and their
+/// files wiped at once.
+/// </remarks>
 internal static class UnlockExecution
 {
     public const string LockPath = "/run/luksvirt/lock";
     public static readonly TimeSpan LockWait = TimeSpan.FromSeconds(60);
 
-    /// <summary>A whole command: hardening, log, signals, the lock, the keys, the run, the report.</summary>
+    /// <summary>A whole command: hardening, log, signals, checks, the lock, the keys, the run, the report.</summary>
     public static async Task<int> RunAsync(UnlockOptions options, string logPath, bool json, Func<IKeyPresentation> presentKeys, CancellationToken cancellationToken)
     {
         ProcessHardening.DisableDumping();
         using var log = new ActivityLog(logPath, Console.Error);
+        if (!CommandLog.Accept(log))
+        {
+            return ExitCodes.Usage;
+        }
+
+        using var lostLines = CommandLog.ReportLostLinesAtEnd(log);
+        return await RunLoggedAsync(options, log, json, presentKeys, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The run itself, for a caller that already holds the lock and owns the keys, the log and
+    /// the cancellation (the watch service). The inputs are checked first (exit 2, the keys unused);
+    /// then the key source is wiped (unless a dry run); the caller disposes <paramref name="keys"/>.
+    /// </summary>
+    public static async Task<UnlockOutcome> RunWithKeysAsync(UnlockOptions options, ActivityLog log, IKeyPresentation keys, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        if (CheckInputs(options, log) is { } refused)
+        {
+            return new UnlockOutcome(refused, null);
+        }
+
+        return await RunCheckedAsync(options, log, keys, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The run lock every luksvirt run takes, waiting up to <see cref="LockWait"/>. A wait
+    /// is announced at once, naming the process that holds the lock.</summary>
+    /// <exception cref="TimeoutException">Still held after <see cref="LockWait"/>.</exception>
+    /// <exception cref="OperationCanceledException">Interrupted while waiting.</exception>
+    public static FileLock AcquireRunLock(ActivityLog log, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        return FileLock.Acquire(LockPath, LockWait, holder => log.Notice(string.Create(CultureInfo.InvariantCulture,
+            $"waiting for the run lock {LockPath}, held by {holder?.ToString() ?? "another process"}; up to {LockWait.TotalSeconds:0} s (Ctrl-C gives up, changing nothing)")),
+            cancellationToken);
+    }
+
+    private static async Task<int> RunLoggedAsync(UnlockOptions options, ActivityLog log, bool json, Func<IKeyPresentation> presentKeys, CancellationToken cancellationToken)
+    {
         using var interrupted = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         void Interrupt(PosixSignalContext context)
         {
@@ -37,14 +85,24 @@ internal static class UnlockExecution
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Interrupt);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Interrupt);
 
+        if (CheckInputs(options, log) is { } refused)
+        {
+            return refused;
+        }
+
         FileLock runLock;
         try
         {
-            runLock = FileLock.Acquire(LockPath, LockWait, interrupted.Token);
+            runLock = AcquireRunLock(log, interrupted.Token);
         }
         catch (TimeoutException e)
         {
-            log.Error(e.Message);
+            log.Error($"{e.Message}; nothing was changed");
+            return ExitCodes.Failure;
+        }
+        catch (OperationCanceledException)
+        {
+            log.Error("interrupted while waiting for the run lock; nothing was changed");
             return ExitCodes.Failure;
         }
 
@@ -69,7 +127,7 @@ internal static class UnlockExecution
 
             using (keys)
             {
-                var outcome = await RunWithKeysAsync(options, log, keys, interrupted.Token).ConfigureAwait(false);
+                var outcome = await RunCheckedAsync(options, log, keys, interrupted.Token).ConfigureAwait(false);
                 if (outcome.Report is not null)
                 {
                     UnlockReportView.Write(outcome.Report, json);
@@ -81,11 +139,50 @@ internal static class UnlockExecution
     }
 
     /// <summary>
-    /// The run itself, for a caller that already holds the lock and owns the keys, the log and
-    /// the cancellation (the watch service). The key source is wiped first (unless a dry run);
-    /// the caller disposes <paramref name="keys"/>.
+    /// Everything that would make the run refuse, checked while nothing is touched: the
+    /// configuration file, the state file path, the <c>--vm</c> names. Returns the exit code of a
+    /// refusal (2; 1 when libvirt cannot be asked), or null when the run may go on.
     /// </summary>
-    public static async Task<UnlockOutcome> RunWithKeysAsync(UnlockOptions options, ActivityLog log, IKeyPresentation keys, CancellationToken cancellationToken)
+    private static int? CheckInputs(UnlockOptions options, ActivityLog log)
+    {
+        InventoryConfig config;
+        try
+        {
+            config = InventoryConfigLoader.LoadExplicitOrDefault(options.ConfigPath);
+        }
+        catch (ConfigurationException e)
+        {
+            log.Error(e.Message);
+            return ExitCodes.Usage;
+        }
+
+        if (new UnlockStateStore(options.StatePath).CheckPath() is { } stateProblem)
+        {
+            log.Error(stateProblem);
+            return ExitCodes.Usage;
+        }
+
+        try
+        {
+            using var connection = LibvirtConnection.Open(options.ConnectUri);
+            LiveInventory.Validate(connection, config, options.VmNames);
+        }
+        catch (UnknownGuestException e)
+        {
+            log.Error(e.Message);
+            return ExitCodes.Usage;
+        }
+        catch (LibvirtException e)
+        {
+            log.Error($"libvirt: {e.Message}; is libvirtd running? (systemctl start libvirtd); nothing was done, no key was read");
+            return ExitCodes.Failure;
+        }
+
+        return null;
+    }
+
+    /// <summary>The run once its inputs passed <see cref="CheckInputs"/>: wipe, then the engine.</summary>
+    private static async Task<UnlockOutcome> RunCheckedAsync(UnlockOptions options, ActivityLog log, IKeyPresentation keys, CancellationToken cancellationToken)
     {
         // The keys are in locked memory now: their files go at once, not after the run,
         // so no failure, interruption or kill later on can leave them behind.
@@ -97,6 +194,14 @@ internal static class UnlockExecution
         }
         catch (Exception e) when (e is ConfigurationException or UnknownGuestException)
         {
+            // Checked before the keys were read, so the file or the domains changed since: once key
+            // files are gone, "nothing was changed" (exit 2) is no longer true.
+            if (keys.Report.Deleted)
+            {
+                log.Error($"{e.Message} (changed during the run; the presented key files were already deleted)");
+                return new UnlockOutcome(ExitCodes.Failure, null);
+            }
+
             log.Error(e.Message);
             return new UnlockOutcome(ExitCodes.Usage, null);
         }

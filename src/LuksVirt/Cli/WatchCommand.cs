@@ -37,10 +37,12 @@ internal static class WatchCommand
         {
             ProcessHardening.DisableDumping();
             using var log = new ActivityLog(parse.GetValue(global.Log), Console.Error);
-            foreach (var problem in log.FileErrors)
+            if (!CommandLog.Accept(log))
             {
-                log.Warning(problem);
+                return ExitCodes.Usage;
             }
+
+            using var lostLines = CommandLog.ReportLostLinesAtEnd(log);
 
             var patterns = parse.GetValue(filter) ?? [];
             var problems = patterns.Select(DeviceFilter.Explain).OfType<string>()

@@ -157,4 +157,57 @@ public sealed class UnlockStateStoreTests
         Assert.Null(loaded.Warning);
         Assert.Equal(new DiskUnlockRecord("/a", null, null, 3, new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero)), Assert.Single(loaded.State.Disks).Value);
     }
+
+    [Fact]
+    public async Task A_fifo_at_the_path_is_no_state_read_at_once_and_left_alone()
+    {
+        using var directory = new TempDirectory("state");
+        var store = new UnlockStateStore(directory.PathOf("state.json"));
+        ToolRunner.Run("mkfifo", store.FilePath).EnsureSuccess("mkfifo");
+
+        // A blocking open would wait for a writer: the test writes once itself so that a
+        // regression fails instead of hanging.
+        var load = Task.Run(store.Load);
+        if (await Task.WhenAny(load, Task.Delay(TimeSpan.FromSeconds(20))) != load)
+        {
+            using var writer = new FileStream(store.FilePath, FileMode.Open, FileAccess.Write);
+            Assert.Fail("loading a FIFO as the state file blocked");
+        }
+
+        var loaded = await load;
+        Assert.Empty(loaded.State.Disks);
+        Assert.Equal($"cannot use the state file: {store.FilePath} is a FIFO, not a regular file; starting with an empty state", loaded.Warning);
+        Assert.Equal("fifo", ToolRunner.Run("stat", "-c", "%F", store.FilePath).StandardOutput.Trim());
+        Assert.False(File.Exists(store.CorruptFilePath));
+        Assert.Equal($"state file {store.FilePath} is a FIFO, not a regular file; name a regular file (or a path that does not exist yet) with --state", store.CheckPath());
+    }
+
+    [Fact]
+    public void A_symlink_at_the_path_is_not_followed_when_loading()
+    {
+        using var directory = new TempDirectory("state");
+        var elsewhere = directory.PathOf("elsewhere.json");
+        var good = new UnlockStateStore(elsewhere);
+        good.Save(UnlockState.Empty.With(First));
+        var store = new UnlockStateStore(directory.PathOf("state.json"));
+        File.CreateSymbolicLink(store.FilePath, elsewhere);
+
+        var loaded = store.Load();
+
+        Assert.Empty(loaded.State.Disks);
+        Assert.StartsWith($"cannot use the state file: {store.FilePath} is a symbolic link", loaded.Warning, StringComparison.Ordinal);
+        Assert.Equal(elsewhere, new FileInfo(store.FilePath).LinkTarget);
+        Assert.Equal($"state file {store.FilePath} is a symbolic link, which LuksVirt does not follow; name the real file with --state, or remove the link", store.CheckPath());
+    }
+
+    [Fact]
+    public void A_regular_or_absent_file_passes_the_path_check()
+    {
+        using var directory = new TempDirectory("state");
+        var store = new UnlockStateStore(directory.PathOf("absent/state.json"));
+        Assert.Null(store.CheckPath());
+
+        store.Save(UnlockState.Empty.With(First));
+        Assert.Null(store.CheckPath());
+    }
 }

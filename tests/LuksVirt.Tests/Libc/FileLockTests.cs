@@ -91,58 +91,43 @@ public sealed class FileLockTests : IDisposable
         Assert.False(File.Exists(target));
     }
 
+    [Fact]
+    public void A_wait_is_announced_once_at_once_naming_the_holders_pid_and_command()
+    {
+        var path = _dir.PathOf("announce.lock");
+        using var holder = FlockHolder.Start(path);
+        var announced = new List<LockHolder?>();
+
+        Assert.Throws<TimeoutException>(() => FileLock.Acquire(path, TimeSpan.FromMilliseconds(600), announced.Add, CancellationToken.None));
+
+        var named = Assert.Single(announced);
+        Assert.NotNull(named);
+        Assert.Equal(holder.Pid, named.Pid);
+        var command = $"flock {path} sh -c echo locked; exec cat";
+        Assert.Equal(command.Length <= LockHolder.MaxCommandChars ? command : command[..LockHolder.MaxCommandChars] + "…", named.Command);
+    }
+
+    [Fact]
+    public void The_timeout_names_the_holder()
+    {
+        var path = _dir.PathOf("named.lock");
+        using var holder = FlockHolder.Start(path);
+
+        var e = Assert.Throws<TimeoutException>(() => FileLock.Acquire(path, TimeSpan.FromMilliseconds(100)));
+
+        Assert.StartsWith($"another luksvirt run holds {path} (PID {holder.Pid} (flock /var/tmp/", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void No_announcement_when_the_lock_is_free()
+    {
+        var announced = 0;
+
+        using var acquired = FileLock.Acquire(_dir.PathOf("free.lock"), TimeSpan.Zero, _ => announced++, CancellationToken.None);
+
+        Assert.Equal(0, announced);
+    }
+
     private static string Stat(string path) =>
         ToolRunner.Run("stat", "-c", "%a %F", path).EnsureSuccess("stat").StandardOutput.Trim();
-
-    /// <summary>util-linux flock(1) holding the lock in another process until its standard input closes.</summary>
-    private sealed class FlockHolder : IDisposable
-    {
-        private readonly Process _process;
-
-        private FlockHolder(Process process) => _process = process;
-
-        public static FlockHolder Start(string path)
-        {
-            var start = new ProcessStartInfo("flock")
-            {
-                RedirectStandardInput = true,
-                RedirectStandardOutput = true,
-                UseShellExecute = false,
-            };
-            foreach (var argument in new[] { path, "sh", "-c", "echo locked; exec cat" })
-            {
-                start.ArgumentList.Add(argument);
-            }
-
-            var process = Process.Start(start) ?? throw new InvalidOperationException("cannot start flock");
-            var line = process.StandardOutput.ReadLineAsync();
-            if (!line.Wait(TimeSpan.FromSeconds(10)) || line.Result != "locked")
-            {
-                process.Kill(entireProcessTree: true);
-                throw new InvalidOperationException("flock did not take the lock");
-            }
-
-            return new FlockHolder(process);
-        }
-
-        /// <summary>Closing stdin ends cat, then flock: the lock is free once it exited.</summary>
-        public void Release()
-        {
-            _process.StandardInput.Close();
-            if (!_process.WaitForExit(TimeSpan.FromSeconds(10)))
-            {
-                _process.Kill(entireProcessTree: true);
-            }
-        }
-
-        public void Dispose()
-        {
-            if (!_process.HasExited)
-            {
-                Release();
-            }
-
-            _process.Dispose();
-        }
-    }
 }

@@ -210,7 +210,9 @@ internal static class DeviceLink
 
         public static SafeDirectory Open(string path)
         {
-            var resolved = new DirectoryInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? path;
+            var resolved = PosixFile.GetLinkStatus(path).Type == PosixFileType.SymbolicLink
+                ? new DirectoryInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? path
+                : path;
             return new(PosixFile.OpenDirectoryNoFollow(resolved), resolved);
         }
 

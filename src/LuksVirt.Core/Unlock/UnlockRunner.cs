@@ -232,8 +232,15 @@ public sealed class UnlockRunner
         try
         {
             HandOver(plan, handover, activated);
-            cancellationToken.ThrowIfCancellationRequested();
-            failure = await starter.StartAsync(plan.Domain, cancellationToken).ConfigureAwait(false);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                interrupted = true;
+                failure = InterruptedBeforeStart;
+            }
+            else
+            {
+                failure = await starter.StartAsync(plan.Domain, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -252,7 +259,7 @@ public sealed class UnlockRunner
         var stateAfter = StateOf(plan.Domain);
         if (failure is not null && !GuestPlan.IsUp(stateAfter))
         {
-            log.Error($"{guest.Name}: not started: {failure}");
+            log.Write(interrupted ? LogLevel.Warning : LogLevel.Error, $"{guest.Name}: not started: {failure}");
             RollBack(plan, activated, handover);
             return plan.Report(interrupted ? GuestOutcome.NotStarted : GuestOutcome.Failed, stateAfter?.ToString() ?? "unknown", failure);
         }

@@ -21,7 +21,7 @@ namespace LuksVirt.Core.Unlock;
 /// whose start went through before the signal is reported started, its secrets removed). Only an
 /// unusable configuration or libvirt connection at the start throws.
 /// </remarks>
-public sealed class UnlockRunner
+public sealed class UnlockRunner(UnlockOptions options, ActivityLog log)
 {
     /// <summary>Guests of one start group starting at once, at most (QEMU start-up is mostly
     /// waiting: page faults, file opens, QMP; more at once only adds load on a busy host).</summary>
@@ -29,10 +29,8 @@ public sealed class UnlockRunner
 
     private const string InterruptedBeforeStart = "interrupted (SIGTERM or SIGINT) before its start";
 
-    private readonly UnlockOptions options;
-    private readonly ActivityLog log;
-    private readonly Func<LibvirtConnection, IDiskHandover> _handover;
-    private readonly Func<LibvirtConnection, IGuestStarter> _starter;
+    private readonly Func<LibvirtConnection, IDiskHandover> _handover = connection => new DiskHandover(connection, HypervisorAccount.FromQemuConf());
+    private readonly Func<LibvirtConnection, IGuestStarter> _starter = connection => new GuestStarter(connection, options.StartTimeout);
 
     /// <summary>libcryptsetup and libdevmapper calls of concurrently starting guests go one at a time.</summary>
     private readonly System.Threading.Lock _deviceGate = new();
@@ -40,20 +38,12 @@ public sealed class UnlockRunner
     /// <summary>Problems found while guests start (added from several threads).</summary>
     private readonly List<string> _problems = [];
 
-    public UnlockRunner(UnlockOptions options, ActivityLog log)
-        : this(options, log, handover: null, starter: null)
+    /// <summary>Tests wrap the real hand-over or starter to inject faults around them.</summary>
+    internal UnlockRunner(UnlockOptions options, ActivityLog log, Func<LibvirtConnection, IDiskHandover> handover, Func<LibvirtConnection, IGuestStarter> starter)
+        : this(options, log)
     {
-    }
-
-    /// <summary>Tests replace the hand-over or the starter to inject faults around the real ones.</summary>
-    internal UnlockRunner(UnlockOptions options, ActivityLog log, Func<LibvirtConnection, IDiskHandover>? handover, Func<LibvirtConnection, IGuestStarter>? starter)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(log);
-        this.options = options;
-        this.log = log;
-        _handover = handover ?? (connection => new DiskHandover(connection, HypervisorAccount.FromQemuConf()));
-        _starter = starter ?? (connection => new GuestStarter(connection, options.StartTimeout));
+        _handover = handover;
+        _starter = starter;
     }
 
     public async Task<UnlockReport> RunAsync(KeySet keys, KeysReport keysReport, CancellationToken cancellationToken)

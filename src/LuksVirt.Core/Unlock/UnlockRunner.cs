@@ -77,6 +77,7 @@ public sealed class UnlockRunner(UnlockOptions options, ActivityLog log)
             {
                 plans.AddRange(inventory.Guests.Select(g => GuestPlan.Create(connection, g, keys, state, options.HolderRegistryPath, options.DryRun, log)));
                 outcomes = await TryKeysAsync(plans, cancellationToken).ConfigureAwait(false);
+                // A mark in the log between finding the keys and starting guests (the benchmarks split there).
                 log.Info($"trials done: {outcomes.Count} disk(s) tried, {outcomes.Sum(o => o.Derivations)} key derivation(s), {clock.ElapsedMilliseconds} ms since the start");
                 await StartGuestsAsync(connection, plans, reports, cancellationToken).ConfigureAwait(false);
             }

@@ -7,24 +7,30 @@ namespace LuksVirt.Core.Activation;
 
 /// <summary>
 /// The dmcrypt backend (the classic recipe's way): opens /dev/mapper/luks-NAME with dm-crypt,
-/// gives the device to QEMU's user, and points the link the domain uses at it.
+/// gives the device to QEMU's user, and points the link the domain uses at it
+/// (<see cref="DeviceLink"/>: through a descriptor of the link's directory, never over anything
+/// but a symbolic link).
 /// </summary>
 public sealed class DmCryptActivator(HypervisorAccount account)
 {
-    public static string DevicePath(EncryptedDisk disk) => "/dev/mapper/" + disk.MappingName;
+    public static string DevicePath(EncryptedDisk disk)
+    {
+        ArgumentNullException.ThrowIfNull(disk);
+        return "/dev/mapper/" + disk.MappingName;
+    }
 
     /// <summary>Opens the mapping with the volume key a trial unlocked (no second key
-    /// derivation), hands it to QEMU's user and links it.</summary>
+    /// derivation), hands it to QEMU's user and links it. On any failure after the mapping was
+    /// created it is closed again: nothing half-done stays.</summary>
     public void Open(EncryptedDisk disk, SecretBuffer volumeKey)
     {
-        if (!CryptDevice.IsDeviceMapperAvailable)
+        ArgumentNullException.ThrowIfNull(disk);
+        var refusal = ActivationPreflight.BeforeKeys(disk);
+        if (refusal is not null)
         {
-            throw new ActivationException(
-                $"{disk.ContainerPath}: device-mapper not available: this kernel has no dm-crypt; load it (modprobe dm_crypt) or use the native backend");
+            throw new ActivationException($"{disk.ContainerPath}: {refusal}");
         }
 
-        var linkPath = disk.LinkPath ?? throw new InvalidOperationException($"{disk.ContainerPath}: dmcrypt disk without a link path");
-        EnsureLinkReplaceable(linkPath);
         using (var device = CryptDevice.Load(disk.ContainerPath))
         {
             device.ActivateWithVolumeKey(disk.MappingName!, volumeKey);
@@ -32,42 +38,58 @@ public sealed class DmCryptActivator(HypervisorAccount account)
 
         try
         {
-            var ids = PosixFile.LookupUserAndGroup(account.User, account.Group)
-                ?? throw new ActivationException($"user {account.User} or group {account.Group} does not exist; check user/group in {HypervisorAccount.QemuConfPath}");
-            PosixFile.ChangeOwner(DeviceNode(DevicePath(disk)), ids.Uid, ids.Gid);
-            ReplaceLink(linkPath, DevicePath(disk));
+            HandOver(disk);
         }
-        catch
+        catch (Exception failure)
         {
-            CryptDevice.Deactivate(disk.MappingName!);
+            try
+            {
+                CryptDevice.Deactivate(disk.MappingName!);
+            }
+            catch (IOException closing)
+            {
+                throw new ActivationException(
+                    $"{failure.Message}; closing {disk.MappingName} again failed too ({closing.Message}): close it with 'cryptsetup close {disk.MappingName}'", failure);
+            }
+
             throw;
         }
     }
 
-    /// <summary>Removes the link (only if it points at our mapping) and closes the mapping.
+    /// <summary>Gives an open mapping to QEMU's user and points the link at it: right after
+    /// <see cref="Open"/>, and for a mapping an earlier run left open (checked with
+    /// <see cref="OpenMappingCheck"/>) whose link is missing or points elsewhere.</summary>
+    public void HandOver(EncryptedDisk disk)
+    {
+        ArgumentNullException.ThrowIfNull(disk);
+        var ids = PosixFile.LookupUserAndGroup(account.User, account.Group)
+            ?? throw new ActivationException($"user {account.User} or group {account.Group} does not exist; check user/group in {HypervisorAccount.QemuConfPath}");
+        PosixFile.ChangeOwner(DeviceNode(DevicePath(disk)), ids.Uid, ids.Gid);
+        Relink(disk);
+    }
+
+    /// <summary>Points the disk's link at its mapping (and changes nothing else).</summary>
+    public static void Relink(EncryptedDisk disk)
+    {
+        ArgumentNullException.ThrowIfNull(disk);
+        DeviceLink.Replace(disk.LinkPath ?? throw new InvalidOperationException($"{disk.ContainerPath}: dmcrypt disk without a link path"), DevicePath(disk));
+    }
+
+    /// <summary>Closes the mapping, then removes the link (only if it points at the mapping).
+    /// In that order: a mapping still in use (a guest that runs after all) refuses to close
+    /// (EBUSY), and then its link stays too, so a running guest never loses what it runs on.
     /// A link that is already gone does not keep the mapping open.</summary>
     public static void Close(EncryptedDisk disk)
     {
-        if (disk.LinkPath is { } link && PointsAt(link, DevicePath(disk)))
-        {
-            File.Delete(link);
-        }
-
+        ArgumentNullException.ThrowIfNull(disk);
         if (CryptDevice.IsMappingActive(disk.MappingName!))
         {
             CryptDevice.Deactivate(disk.MappingName!);
         }
-    }
 
-    private static bool PointsAt(string link, string devicePath)
-    {
-        try
+        if (disk.LinkPath is { } link)
         {
-            return File.ResolveLinkTarget(link, returnFinalTarget: false) is { } target && target.FullName == devicePath;
-        }
-        catch (FileNotFoundException)
-        {
-            return false;
+            DeviceLink.RemoveIfPointsAt(link, DevicePath(disk));
         }
     }
 
@@ -90,33 +112,5 @@ public sealed class DmCryptActivator(HypervisorAccount account)
         }
 
         return node;
-    }
-
-    private static void EnsureLinkReplaceable(string linkPath)
-    {
-        PosixFileStatus status;
-        try
-        {
-            status = PosixFile.GetLinkStatus(linkPath);
-        }
-        catch (FileNotFoundException)
-        {
-            return;
-        }
-
-        if (status.Type != PosixFileType.SymbolicLink)
-        {
-            throw new ActivationException(
-                $"{linkPath} exists and is not a symbolic link ({status.Type}); LuksVirt will not replace it. Move it away and run again");
-        }
-    }
-
-    /// <summary>Atomic replacement: a new link under a temporary name, renamed over the old one.
-    /// rename(2) replaces a pre-existing symlink itself and never follows it.</summary>
-    private static void ReplaceLink(string linkPath, string devicePath)
-    {
-        var temporary = Path.Combine(Path.GetDirectoryName(linkPath)!, $".{Path.GetFileName(linkPath)}.luksvirt-{Environment.ProcessId}");
-        File.CreateSymbolicLink(temporary, devicePath);
-        File.Move(temporary, linkPath, overwrite: true);
     }
 }

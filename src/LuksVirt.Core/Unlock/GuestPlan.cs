@@ -1,3 +1,4 @@
+using LuksVirt.Core.Activation;
 using LuksVirt.Core.Containers;
 using LuksVirt.Core.Inventory;
 using LuksVirt.Core.Keys;
@@ -21,10 +22,22 @@ internal sealed class DiskPlan(EncryptedDisk disk)
 
     public DiskTrialOutcome? Outcome { get; set; }
 
-    /// <summary>Decided without trials (already open, in use, refused by preflight).</summary>
+    /// <summary>Decided without trials (already open, in use, refused by preflight), or after
+    /// them (refused by <see cref="ActivationPreflight"/>, closed again, failed).</summary>
     public DiskOutcome? Final { get; set; }
 
     public string? Message { get; set; }
+
+    /// <summary>A dry run's refusal known before the trials (no device-mapper, a link path that
+    /// cannot be made): the dry run still tries the keys, then refuses as the real run does.</summary>
+    public string? DeferredRefusal { get; set; }
+
+    /// <summary>An already open, verified mapping whose link is missing or points elsewhere:
+    /// the run re-creates the link.</summary>
+    public bool RelinkNeeded { get; set; }
+
+    /// <summary>This run handed the disk over (secret defined, or mapping opened).</summary>
+    public bool HandedOver { get; set; }
 
     public bool NeedsKey => Final is null;
 
@@ -46,10 +59,11 @@ internal sealed class DiskPlan(EncryptedDisk disk)
 /// <summary>One guest during a run: its domain, its state before, and its disks.</summary>
 internal sealed class GuestPlan : IDisposable
 {
-    private GuestPlan(Guest guest, LibvirtDomain? domain, string stateBefore, IReadOnlyList<DiskPlan> disks, string? problem)
+    private GuestPlan(Guest guest, LibvirtDomain? domain, DomainState? state, string stateBefore, IReadOnlyList<DiskPlan> disks, string? problem)
     {
         Guest = guest;
         Domain = domain;
+        IsRunning = IsUp(state);
         StateBefore = stateBefore;
         Disks = disks;
         Problem = problem;
@@ -61,54 +75,136 @@ internal sealed class GuestPlan : IDisposable
     public IReadOnlyList<DiskPlan> Disks { get; }
     public string? Problem { get; }
 
-    public bool IsRunning => Domain is { State: DomainState.Running or DomainState.Paused or DomainState.Blocked or DomainState.PMSuspended };
+    /// <summary>The guest ran (or was paused, suspended...) when the run looked at it.</summary>
+    public bool IsRunning { get; }
+
+    /// <summary>States in which QEMU runs and holds the guest's disks open.</summary>
+    public static bool IsUp(DomainState? state) => state is DomainState.Running or DomainState.Paused or DomainState.Blocked or DomainState.PMSuspended;
 
     public IEnumerable<DiskPlan> DisksNeedingKeys => Domain is null || IsRunning ? [] : Disks.Where(d => d.NeedsKey);
 
-    public static GuestPlan Create(LibvirtConnection connection, Guest guest, KeySet keys, UnlockState state, string holderRegistryPath, ActivityLog log)
+    /// <summary>Looks the guest up and decides, per disk, what the run must do. Never throws for
+    /// one guest's trouble: that becomes the plan's (or a disk's) problem, and the other guests go on.</summary>
+    public static GuestPlan Create(LibvirtConnection connection, Guest guest, KeySet keys, UnlockState state, string holderRegistryPath, bool dryRun, ActivityLog log)
     {
         var disks = guest.Disks.Select(d => new DiskPlan(d)).ToList();
-        LibvirtDomain? domain;
+        LibvirtDomain? domain = null;
+        DomainState domainState;
         try
         {
             domain = connection.LookupDomainByName(guest.Name);
+            domainState = domain.State;
         }
         catch (DomainNotFoundException)
         {
+            domain?.Dispose();
             var problem = $"libvirt has no domain '{guest.Name}'; define it or remove it from the configuration";
             log.Error($"{guest.Name}: {problem}");
-            return new GuestPlan(guest, null, "undefined", disks, problem);
+            return new GuestPlan(guest, null, null, "undefined", disks, problem);
+        }
+        catch (LibvirtException e)
+        {
+            domain?.Dispose();
+            var problem = $"cannot read the domain's state: {e.Message}";
+            log.Error($"{guest.Name}: {problem}");
+            return new GuestPlan(guest, null, null, "unknown", disks, problem);
         }
 
-        var domainState = domain.State;
-        var plan = new GuestPlan(guest, domain, domainState.ToString(), disks, null);
+        var plan = new GuestPlan(guest, domain, domainState, domainState.ToString(), disks, null);
         foreach (var disk in disks)
         {
-            if (plan.IsRunning)
+            try
             {
-                disk.Final = disk.Disk.Backend == DiskBackend.Native || IsMappingOpen(disk.Disk) ? DiskOutcome.InUse : DiskOutcome.Failed;
-                if (disk.Final == DiskOutcome.Failed)
+                if (plan.IsRunning)
                 {
-                    disk.Message = $"the guest runs but {disk.Disk.MappingName} is not open";
+                    CheckInUse(disk);
                 }
-
-                continue;
+                else
+                {
+                    Preflight(disk, keys, state, holderRegistryPath, dryRun, log);
+                }
             }
-
-            Preflight(disk, keys, state, holderRegistryPath, log);
+#pragma warning disable CA1031 // One disk that cannot be examined is that disk's refusal, not the end of the run.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                disk.Final = plan.IsRunning ? DiskOutcome.Failed : DiskOutcome.Refused;
+                disk.Message = $"cannot be examined: {e.Message}";
+            }
         }
 
         return plan;
     }
 
-    /// <summary>Everything that can be refused before a key derivation is spent.</summary>
-    private static void Preflight(DiskPlan disk, KeySet keys, UnlockState state, string holderRegistryPath, ActivityLog log)
+    /// <summary>The report of a guest the run never even planned (it failed before).</summary>
+    public static GuestReport Unreached(Guest guest, string reason) =>
+        new(guest.Name, "unknown", "unknown", GuestOutcome.NotStarted, guest.Disks.Select(d => new DiskPlan(d) { Final = DiskOutcome.LeftClosed, Message = reason }.ToReport()).ToList(), reason);
+
+    /// <summary>
+    /// A running guest's disk: QEMU holds a native disk's key; a dmcrypt disk must be open as a
+    /// mapping of its own container, linked where the domain looks. A missing link is repaired by
+    /// the run; everything else that does not add up fails the disk (a problem, exit 1): the
+    /// report never calls a guest fine whose disk is not what LuksVirt would have given it.
+    /// </summary>
+    private static void CheckInUse(DiskPlan disk)
     {
         var spec = disk.Disk;
-        if (spec.Backend == DiskBackend.DmCrypt && IsMappingOpen(spec))
+        disk.Final = DiskOutcome.InUse;
+        if (spec.Backend == DiskBackend.Native)
         {
-            disk.Final = DiskOutcome.AlreadyOpen;
             return;
+        }
+
+        var mapping = CryptDevice.IsDeviceMapperAvailable ? CryptDevice.ReadActiveMapping(spec.MappingName!) : null;
+        if (mapping is null)
+        {
+            Fail(disk, $"the guest runs, but {spec.MappingName} is not open{(CryptDevice.IsDeviceMapperAvailable ? "" : " (this kernel has no device-mapper)")}: " +
+                $"the guest does not use {spec.ContainerPath} through LuksVirt; check its domain XML, or shut it down and unlock again");
+            return;
+        }
+
+        if (OpenMappingCheck.Check(spec, mapping) is { } mismatch)
+        {
+            Fail(disk, "the guest runs, but " + mismatch);
+            return;
+        }
+
+        switch (DeviceLink.Inspect(spec.LinkPath!, DmCryptActivator.DevicePath(spec)))
+        {
+            case LinkState.NotALink:
+                Fail(disk, $"the guest runs on {spec.MappingName}, but {spec.LinkPath} is not a symbolic link; move it away and run again");
+                break;
+            case LinkState.Missing or LinkState.PointsElsewhere:
+                disk.RelinkNeeded = true;
+                break;
+        }
+    }
+
+    private static void Fail(DiskPlan disk, string message)
+    {
+        disk.Final = DiskOutcome.Failed;
+        disk.Message = message;
+    }
+
+    /// <summary>Everything that can be refused before a key derivation is spent.</summary>
+    private static void Preflight(DiskPlan disk, KeySet keys, UnlockState state, string holderRegistryPath, bool dryRun, ActivityLog log)
+    {
+        var spec = disk.Disk;
+        if (spec.Backend == DiskBackend.DmCrypt && CryptDevice.IsDeviceMapperAvailable && CryptDevice.ReadActiveMapping(spec.MappingName!) is { } mapping)
+        {
+            TakeOpenMapping(disk, mapping);
+            return;
+        }
+
+        if (ActivationPreflight.BeforeKeys(spec) is { } refusal)
+        {
+            if (!dryRun)
+            {
+                Refuse(disk, refusal);
+                return;
+            }
+
+            disk.DeferredRefusal = refusal;
         }
 
         if (!File.Exists(spec.ContainerPath))
@@ -124,12 +220,6 @@ internal sealed class GuestPlan : IDisposable
             if (spec.Backend == DiskBackend.Native && device.Version != LuksVersion.Luks1)
             {
                 Refuse(disk, "QEMU's LUKS driver opens LUKS1 only and this container is LUKS2; use the dmcrypt backend, or convert it (cryptsetup convert --type luks1) while it is closed");
-                return;
-            }
-
-            if (spec.Backend == DiskBackend.DmCrypt && !CryptDevice.IsDeviceMapperAvailable)
-            {
-                Refuse(disk, "device-mapper not available: this kernel has no dm-crypt; load it (modprobe dm_crypt) or use the native backend");
                 return;
             }
 
@@ -151,6 +241,30 @@ internal sealed class GuestPlan : IDisposable
         {
             Refuse(disk, "cannot read the LUKS header: " + e.Message);
         }
+    }
+
+    /// <summary>A mapping of the disk's name is already open: taken as this disk's only when it is
+    /// backed by this container; its link is re-created when missing.</summary>
+    private static void TakeOpenMapping(DiskPlan disk, ActiveMapping mapping)
+    {
+        var spec = disk.Disk;
+        if (OpenMappingCheck.Check(spec, mapping) is { } mismatch)
+        {
+            Refuse(disk, mismatch);
+            return;
+        }
+
+        switch (DeviceLink.Inspect(spec.LinkPath!, DmCryptActivator.DevicePath(spec)))
+        {
+            case LinkState.NotALink:
+                Refuse(disk, $"{spec.MappingName} is open, but {spec.LinkPath} exists and is not a symbolic link; LuksVirt will not replace it. Move it away and run again");
+                return;
+            case LinkState.Missing or LinkState.PointsElsewhere:
+                disk.RelinkNeeded = true;
+                break;
+        }
+
+        disk.Final = DiskOutcome.AlreadyOpen;
     }
 
     /// <summary>Who holds which slot, as the container records it; a registry that cannot be read
@@ -178,10 +292,20 @@ internal sealed class GuestPlan : IDisposable
         disk.Message = message;
     }
 
-    private static bool IsMappingOpen(EncryptedDisk disk) =>
-        disk.Backend == DiskBackend.DmCrypt && CryptDevice.IsDeviceMapperAvailable && CryptDevice.IsMappingActive(disk.MappingName!);
-
     public void Dispose() => Domain?.Dispose();
+
+    /// <summary>The report of a guest the run stopped short of starting (interrupted, or the
+    /// run failed): disks a key opens, or that were never tried, stay closed for that reason.</summary>
+    public GuestReport Abandon(string reason)
+    {
+        foreach (var disk in Disks.Where(d => d.Final is null && (d.Outcome is null || d.Outcome.Opened is not null)))
+        {
+            disk.Final = DiskOutcome.LeftClosed;
+            disk.Message = reason;
+        }
+
+        return Report(GuestOutcome.NotStarted, StateBefore, reason);
+    }
 
     public GuestReport Report(GuestOutcome outcome, string stateAfter, string? message = null) =>
         new(Guest.Name, StateBefore, stateAfter, outcome, Disks.Select(d => d.ToReport()).ToList(), message);

@@ -75,39 +75,54 @@ public sealed class KeyTrialRunner
     public async Task<IReadOnlyList<DiskTrialOutcome>> RunAsync(IReadOnlyList<DiskTrials> disks, CancellationToken cancellationToken)
     {
         var queue = new TrialQueue(disks, _maxParallel, _memoryBudgetKiB);
-        using var wakeOnCancel = cancellationToken.Register(queue.WakeAll);
-        var workers = Enumerable.Range(0, Math.Min(_maxParallel, Math.Max(1, disks.Count)))
-            .Select(_ => Task.Factory.StartNew(
-                () => Work(queue, cancellationToken),
-                cancellationToken,
-                TaskCreationOptions.LongRunning, // key derivation blocks a thread in native code
-                TaskScheduler.Default))
-            .ToList();
-        await Task.WhenAll(workers).ConfigureAwait(false);
-        if (cancellationToken.IsCancellationRequested)
+        try
         {
-            DiskTrialOutcome.DisposeVolumeKeys(queue.Outcomes());
-            cancellationToken.ThrowIfCancellationRequested();
-        }
+            using (cancellationToken.Register(queue.WakeAll))
+            {
+                var workers = Enumerable.Range(0, Math.Min(_maxParallel, Math.Max(1, disks.Count)))
+                    .Select(_ => Task.Factory.StartNew(
+                        () => Work(queue, cancellationToken),
+                        cancellationToken,
+                        TaskCreationOptions.LongRunning, // key derivation blocks a thread in native code
+                        TaskScheduler.Default))
+                    .ToList();
+                await Task.WhenAll(workers).ConfigureAwait(false);
+            }
 
-        return queue.Outcomes();
+            cancellationToken.ThrowIfCancellationRequested();
+            return queue.Outcomes();
+        }
+        catch
+        {
+            // Cancelled, or a worker failed: no caller will ever see the volume keys found so far.
+            DiskTrialOutcome.DisposeVolumeKeys(queue.Outcomes());
+            throw;
+        }
     }
 
     private void Work(TrialQueue queue, CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested && queue.TryTake(cancellationToken, out var disk, out var trial))
         {
-            var result = Try(disk, trial);
-            queue.Complete(disk, trial, disk.CostOf(trial), result);
+            var result = TrialResult.Failed("the trial ended without a result");
+            try
+            {
+                result = Try(disk, trial);
+            }
+            finally
+            {
+                // Always: a disk left "in flight" would keep every other worker waiting forever.
+                queue.Complete(disk, trial, disk.CostOf(trial), result);
+            }
         }
     }
 
     private TrialResult Try(DiskTrials disk, KeyTrial trial)
     {
+        SecretBuffer? volumeKey = null;
         try
         {
             using var device = CryptDevice.Load(disk.ContainerPath);
-            SecretBuffer? volumeKey = null;
             if (disk.KeepVolumeKey)
             {
                 // The same one derivation as a test, but the unlocked volume key is kept.
@@ -129,6 +144,13 @@ public sealed class KeyTrialRunner
         {
             // Not a key problem (header unreadable, device gone): further trials cannot help.
             return TrialResult.Failed(e.Message);
+        }
+#pragma warning disable CA1031 // Any other failure is this disk's error: the other disks' trials go on.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            volumeKey?.Dispose();
+            return TrialResult.Failed($"the trial failed: {e.GetType().Name}: {e.Message}");
         }
     }
 

@@ -16,7 +16,8 @@ public enum DiskOutcome
     /// <summary>No presented key opened it.</summary>
     NoKey,
 
-    /// <summary>A key opens it, but it was not activated because another disk of its guest has no key.</summary>
+    /// <summary>Not activated: another disk of its guest has no key, or the run was interrupted
+    /// (or failed) before its guest's turn. The message says which.</summary>
     LeftClosed,
 
     /// <summary>Opened, then closed again because its guest could not start.</summary>
@@ -25,7 +26,8 @@ public enum DiskOutcome
     /// <summary>Refused before any trial (not LUKS, wrong format for the backend, no device-mapper...).</summary>
     Refused,
 
-    /// <summary>Activation or another step failed.</summary>
+    /// <summary>Activation or another step failed; or the guest runs but the disk is not what
+    /// LuksVirt would have given it, or its secret could not be removed (each also a problem).</summary>
     Failed,
 }
 
@@ -62,13 +64,19 @@ public sealed record KeysReport(int Presented, IReadOnlyList<RejectedKeyReport> 
 
 public sealed record UnlockTotals(int KeyDerivations, long WallMilliseconds, int GuestsRunning, int GuestsInScope);
 
+/// <param name="Interrupted">SIGTERM or SIGINT came during the run; the guests' outcomes say
+/// what happened to each (a guest whose start went through is reported started).</param>
 public sealed record UnlockReport(
     bool DryRun,
     IReadOnlyList<GuestReport> Guests,
     KeysReport Keys,
     UnlockTotals Totals,
-    IReadOnlyList<string> Problems)
+    IReadOnlyList<string> Problems,
+    bool Interrupted = false)
 {
-    /// <summary>Exit code 0 only when every guest in scope runs (or would, in a dry run).</summary>
-    public bool AllGuestsRunning => Problems.Count == 0 && Guests.All(g => g.Outcome is GuestOutcome.Started or GuestOutcome.AlreadyRunning or GuestOutcome.WouldStart);
+    /// <summary>Exit code 0 only when every guest in scope runs (or would, in a dry run), with
+    /// no problem and no failed disk: a report never says "fine" next to a failure.</summary>
+    public bool AllGuestsRunning => Problems.Count == 0 && Guests.All(g =>
+        (g.Outcome is GuestOutcome.Started or GuestOutcome.AlreadyRunning or GuestOutcome.WouldStart)
+        && g.Disks.All(d => d.Outcome != DiskOutcome.Failed));
 }

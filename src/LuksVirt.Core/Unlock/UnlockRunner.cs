@@ -4,7 +4,6 @@ using LuksVirt.Core.Inventory;
 using LuksVirt.Core.Keys;
 using LuksVirt.Core.Logging;
 using LuksVirt.Core.State;
-using LuksVirt.Cryptsetup;
 using LuksVirt.Libvirt;
 
 namespace LuksVirt.Core.Unlock;
@@ -15,14 +14,37 @@ namespace LuksVirt.Core.Unlock;
 /// ALL open: hand the disks over (secret or mapping), start the guest, wait until it runs, and
 /// remove what is no longer needed. A guest that cannot start is rolled back; the others go on.
 /// </summary>
+/// <remarks>
+/// Once the configuration is loaded, the run always ends with a report, however it ends: a
+/// failure of one guest (any exception) is that guest's report and its rollback; an interruption
+/// (the token) stops the run between steps, and every guest is reported as it really is (a guest
+/// whose start went through before the signal is reported started, its secrets removed). Only an
+/// unusable configuration or libvirt connection at the start throws.
+/// </remarks>
 public sealed class UnlockRunner(UnlockOptions options, ActivityLog log)
 {
     /// <summary>Guests of one start group starting at once, at most (QEMU start-up is mostly
     /// waiting: page faults, file opens, QMP; more at once only adds load on a busy host).</summary>
     private const int MaxConcurrentStarts = 4;
 
+    private const string InterruptedBeforeStart = "interrupted (SIGTERM or SIGINT) before its start";
+
+    private readonly Func<LibvirtConnection, IDiskHandover> _handover = connection => new DiskHandover(connection, HypervisorAccount.FromQemuConf());
+    private readonly Func<LibvirtConnection, IGuestStarter> _starter = connection => new GuestStarter(connection, options.StartTimeout);
+
     /// <summary>libcryptsetup and libdevmapper calls of concurrently starting guests go one at a time.</summary>
     private readonly System.Threading.Lock _deviceGate = new();
+
+    /// <summary>Problems found while guests start (added from several threads).</summary>
+    private readonly List<string> _problems = [];
+
+    /// <summary>Tests wrap the real hand-over or starter to inject faults around them.</summary>
+    internal UnlockRunner(UnlockOptions options, ActivityLog log, Func<LibvirtConnection, IDiskHandover> handover, Func<LibvirtConnection, IGuestStarter> starter)
+        : this(options, log)
+    {
+        _handover = handover;
+        _starter = starter;
+    }
 
     public async Task<UnlockReport> RunAsync(KeySet keys, KeysReport keysReport, CancellationToken cancellationToken)
     {
@@ -45,58 +67,119 @@ public sealed class UnlockRunner(UnlockOptions options, ActivityLog log)
         var state = loaded.State;
         log.Info($"unlock: {inventory.Guests.Count} guest(s) in scope, {keys.Count} key(s) presented{(options.DryRun ? ", dry run" : "")}");
 
-        var plans = inventory.Guests.Select(g => GuestPlan.Create(connection, g, keys, state, options.HolderRegistryPath, log)).ToList();
-        var trialTargets = plans.SelectMany(p => p.DisksNeedingKeys).ToList();
-        var runner = new KeyTrialRunner(options.MaxParallelTrials, KeyTrialRunner.DefaultMemoryBudgetKiB(), log.Info);
-        // dmcrypt disks keep the volume key their trial unlocked: activation then costs no
-        // second key derivation. The keys are zeroed when the run ends, however it ends.
-        var outcomes = trialTargets.Count == 0
-            ? []
-            : await runner.RunAsync(trialTargets.Select(d => d.Trials with { KeepVolumeKey = !options.DryRun && d.Disk.Backend == DiskBackend.DmCrypt }).ToList(), cancellationToken).ConfigureAwait(false);
+        lock (_problems)
+        {
+            _problems.Clear();
+        }
+
+        var plans = new List<GuestPlan>();
+        var reports = new GuestReport?[inventory.Guests.Count];
+        IReadOnlyList<DiskTrialOutcome> outcomes = [];
+        string? runFailure = null;
         try
         {
-            for (var i = 0; i < trialTargets.Count; i++)
+            try
             {
-                trialTargets[i].Outcome = outcomes[i];
+                plans.AddRange(inventory.Guests.Select(g => GuestPlan.Create(connection, g, keys, state, options.HolderRegistryPath, options.DryRun, log)));
+                outcomes = await TryKeysAsync(plans, cancellationToken).ConfigureAwait(false);
+                // A mark in the log between finding the keys and starting guests (the benchmarks split there).
+                log.Info($"trials done: {outcomes.Count} disk(s) tried, {outcomes.Sum(o => o.Derivations)} key derivation(s), {clock.ElapsedMilliseconds} ms since the start");
+                await StartGuestsAsync(connection, plans, reports, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Interrupted during the trials: nothing was handed over yet.
+            }
+#pragma warning disable CA1031 // The run's boundary: whatever failed, every guest gets its report.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                runFailure = $"the run failed: {e.GetType().Name}: {e.Message}";
+                log.Error($"unlock: {runFailure}");
+            }
+            finally
+            {
+                // The volume keys of dmcrypt disks: zeroed however the run ends.
+                DiskTrialOutcome.DisposeVolumeKeys(outcomes);
             }
 
-            // A mark in the log between finding the keys and starting guests (the benchmarks split there).
-            log.Info($"trials done: {trialTargets.Count} disk(s) tried, {outcomes.Sum(o => o.Derivations)} key derivation(s), {clock.ElapsedMilliseconds} ms since the start");
-            var starter = new GuestStarter(connection, options.StartTimeout);
-            var native = new NativeSecretActivator(connection);
-            var dmcrypt = new DmCryptActivator(HypervisorAccount.FromQemuConf());
-            var reports = new GuestReport[plans.Count];
-            var startOptions = new ParallelOptions { MaxDegreeOfParallelism = MaxConcurrentStarts, CancellationToken = cancellationToken };
-            foreach (var group in StartGroups(plans))
-            {
-                // virDomainCreate blocks until QEMU runs: each guest of the group on a pool thread.
-                await Parallel.ForEachAsync(group, startOptions, async (i, token) =>
-                    reports[i] = await FinishGuestAsync(plans[i], starter, native, dmcrypt, token).ConfigureAwait(false)).ConfigureAwait(false);
-            }
-
+            // Guests the run never got to: interrupted, or after a failure of the run itself.
+            var unreached = runFailure is null ? InterruptedBeforeStart : "not started: " + runFailure;
+            var final = reports
+                .Select((report, i) => report ?? (i < plans.Count ? plans[i].Abandon(unreached) : GuestPlan.Unreached(inventory.Guests[i], unreached)))
+                .ToArray();
             if (!options.DryRun)
             {
-                for (var i = 0; i < plans.Count; i++)
-                {
-                    state = RecordOpeners(plans[i], reports[i], state);
-                }
-
-                stateStore.Save(state);
+                SaveState(stateStore, state, plans, final);
             }
 
-            var derivations = trialTargets.Sum(d => d.Outcome?.Derivations ?? 0);
-            var running = reports.Count(r => r.Outcome is GuestOutcome.Started or GuestOutcome.AlreadyRunning);
-            log.Info($"unlock done: {running}/{reports.Length} guest(s) running, {derivations} key derivation(s), {clock.ElapsedMilliseconds} ms");
-            return new UnlockReport(options.DryRun, reports, keysReport,
-                new UnlockTotals(derivations, clock.ElapsedMilliseconds, running, reports.Length), inventory.Problems);
+            return Report(inventory, plans, final, keysReport, runFailure, cancellationToken.IsCancellationRequested, clock);
         }
         finally
         {
-            DiskTrialOutcome.DisposeVolumeKeys(outcomes);
+            foreach (var plan in plans)
+            {
+                plan.Dispose();
+            }
         }
     }
 
-    private async Task<GuestReport> FinishGuestAsync(GuestPlan plan, GuestStarter starter, NativeSecretActivator native, DmCryptActivator dmcrypt, CancellationToken cancellationToken)
+    /// <summary>Every key trial of every disk that needs one. Then the refusals that depend on
+    /// the key that opened a disk, or that a dry run deferred until its keys were tried: the
+    /// dry run predicts the real run.</summary>
+    private async Task<IReadOnlyList<DiskTrialOutcome>> TryKeysAsync(List<GuestPlan> plans, CancellationToken cancellationToken)
+    {
+        var trialTargets = plans.SelectMany(p => p.DisksNeedingKeys).ToList();
+        if (trialTargets.Count == 0)
+        {
+            return [];
+        }
+
+        var runner = new KeyTrialRunner(options.MaxParallelTrials, KeyTrialRunner.DefaultMemoryBudgetKiB(), log.Info);
+        // dmcrypt disks keep the volume key their trial unlocked: activation then costs no
+        // second key derivation. The caller zeroes the keys when the run ends, however it ends.
+        var outcomes = await runner.RunAsync(
+            trialTargets.Select(d => d.Trials with { KeepVolumeKey = !options.DryRun && d.Disk.Backend == DiskBackend.DmCrypt }).ToList(),
+            cancellationToken).ConfigureAwait(false);
+        for (var i = 0; i < trialTargets.Count; i++)
+        {
+            var disk = trialTargets[i];
+            disk.Outcome = outcomes[i];
+            var refusal = disk.DeferredRefusal
+                ?? (disk.Outcome.Opened is { } opener ? ActivationPreflight.ForKey(disk.Disk, opener.Key.Secret) : null);
+            if (refusal is not null)
+            {
+                disk.Final = DiskOutcome.Refused;
+                disk.Message = disk.Outcome.Opened is null && disk.DeferredRefusal is not null
+                    ? refusal + "; besides, no presented key opens it"
+                    : refusal;
+            }
+        }
+
+        return outcomes;
+    }
+
+    private async Task StartGuestsAsync(LibvirtConnection connection, List<GuestPlan> plans, GuestReport?[] reports, CancellationToken cancellationToken)
+    {
+        var handover = _handover(connection);
+        var starter = _starter(connection);
+        // No token here: an interruption must not abandon guests mid-start; each guest looks at
+        // the token itself, at the points where stopping leaves nothing half-done.
+        var startOptions = new ParallelOptions { MaxDegreeOfParallelism = MaxConcurrentStarts };
+        foreach (var group in StartGroups(plans))
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+
+            // virDomainCreate blocks until QEMU runs: each guest of the group on a pool thread.
+            await Parallel.ForEachAsync(group, startOptions, async (i, _) =>
+                reports[i] = await FinishGuestAsync(plans[i], handover, starter, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<GuestReport> FinishGuestAsync(GuestPlan plan, IDiskHandover handover, IGuestStarter starter, CancellationToken cancellationToken)
     {
         var guest = plan.Guest;
         if (plan.Domain is null)
@@ -106,8 +189,7 @@ public sealed class UnlockRunner(UnlockOptions options, ActivityLog log)
 
         if (plan.IsRunning)
         {
-            log.Info($"{guest.Name}: already {plan.StateBefore}, nothing to do");
-            return plan.Report(GuestOutcome.AlreadyRunning, plan.StateBefore);
+            return KeepRunning(plan, handover);
         }
 
         var missing = plan.Disks.Where(d => !d.CanBeOpened).ToList();
@@ -126,100 +208,215 @@ public sealed class UnlockRunner(UnlockOptions options, ActivityLog log)
 
         if (options.DryRun)
         {
+            foreach (var disk in plan.Disks.Where(d => d.RelinkNeeded))
+            {
+                disk.Message = $"open; its link {disk.Disk.LinkPath} is missing or points elsewhere and would be re-created";
+            }
+
             log.Info($"{guest.Name}: dry run, every disk opens; would start");
             return plan.Report(GuestOutcome.WouldStart, plan.StateBefore);
         }
 
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return plan.Abandon(InterruptedBeforeStart);
+        }
+
         var activated = new List<DiskPlan>();
+        string? failure;
+        var interrupted = false;
         try
         {
-            lock (_deviceGate)
+            HandOver(plan, handover, activated);
+            if (cancellationToken.IsCancellationRequested)
             {
-                foreach (var disk in plan.Disks.Where(d => d.OpenedByThisRun))
-                {
-                    Activate(disk, native, dmcrypt);
-                    activated.Add(disk);
-                }
+                interrupted = true;
+                failure = InterruptedBeforeStart;
             }
-
-            var failure = await starter.StartAsync(plan.Domain, cancellationToken).ConfigureAwait(false);
-            if (failure is not null)
+            else
             {
-                log.Error($"{guest.Name}: start failed: {failure}");
-                RollBack(plan, activated, native, dmcrypt);
-                return plan.Report(GuestOutcome.Failed, plan.Domain.State.ToString(), "start failed: " + failure);
+                failure = await starter.StartAsync(plan.Domain, cancellationToken).ConfigureAwait(false);
             }
         }
-        catch (Exception e) when (e is ActivationException or LibvirtException or CryptsetupException or IOException or OperationCanceledException)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            log.Error($"{guest.Name}: {e.Message}");
-            RollBack(plan, activated, native, dmcrypt);
-            if (e is OperationCanceledException)
-            {
-                throw;
-            }
+            interrupted = true;
+            failure = "interrupted (SIGTERM or SIGINT) while starting";
+        }
+#pragma warning disable CA1031 // Any failure of one guest: its rollback below, its report, and the others go on.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            failure = e.Message;
+        }
 
-            return plan.Report(GuestOutcome.Failed, plan.StateBefore, e.Message);
+        // Whatever went wrong, the domain itself says whether the start went through (a timeout
+        // or a signal after virDomainCreate succeeded): a running guest keeps its disks.
+        var stateAfter = StateOf(plan.Domain);
+        if (failure is not null && !GuestPlan.IsUp(stateAfter))
+        {
+            log.Write(interrupted ? LogLevel.Warning : LogLevel.Error, $"{guest.Name}: not started: {failure}");
+            RollBack(plan, activated, handover);
+            return plan.Report(interrupted ? GuestOutcome.NotStarted : GuestOutcome.Failed, stateAfter?.ToString() ?? "unknown", failure);
+        }
+
+        if (failure is not null)
+        {
+            log.Warning($"{guest.Name}: {failure}, but the guest runs (state {stateAfter}): reported as started, nothing rolled back");
         }
 
         // QEMU now holds the keys of native disks; nothing of them stays in libvirt.
         foreach (var disk in activated.Where(d => d.Disk.Backend == DiskBackend.Native))
         {
-            native.Remove(disk.Disk.SecretUuid!.Value);
+            RemoveSecret(plan, disk, handover);
         }
 
         log.Notice($"{guest.Name}: running");
-        return plan.Report(GuestOutcome.Started, plan.Domain.State.ToString());
+        return plan.Report(GuestOutcome.Started, stateAfter?.ToString() ?? "unknown", failure is null ? null : $"started ({failure})");
     }
 
-    private void Activate(DiskPlan disk, NativeSecretActivator native, DmCryptActivator dmcrypt)
+    /// <summary>A guest that already runs: nothing to start; a dmcrypt link that went missing is
+    /// re-created, and every disk that does not add up is a problem of the run.</summary>
+    private GuestReport KeepRunning(GuestPlan plan, IDiskHandover handover)
     {
-        var opener = disk.Outcome!.Opened!;
-        if (disk.Disk.Backend == DiskBackend.Native)
+        foreach (var disk in plan.Disks.Where(d => d.RelinkNeeded))
         {
-            native.Provide(disk.Disk, opener.Key.Secret);
-            log.Info($"{disk.Disk.ContainerPath}: key handed to libvirt secret {disk.Disk.SecretUuid} (ephemeral, private)");
+            if (options.DryRun)
+            {
+                disk.Message = $"its link {disk.Disk.LinkPath} is missing or points elsewhere and would be re-created";
+                continue;
+            }
+
+            try
+            {
+                lock (_deviceGate)
+                {
+                    handover.Relink(disk, guestRuns: true);
+                }
+
+                disk.Message = $"its link {disk.Disk.LinkPath} was missing or pointed elsewhere: re-created";
+                log.Notice($"{plan.Guest.Name}: {disk.Disk.LinkPath} re-created, pointing at {DmCryptActivator.DevicePath(disk.Disk)}");
+            }
+#pragma warning disable CA1031 // One link that cannot be repaired is that disk's problem.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                disk.Final = DiskOutcome.Failed;
+                disk.Message = $"its link {disk.Disk.LinkPath} is missing and could not be re-created: {e.Message}";
+            }
         }
-        else
+
+        foreach (var disk in plan.Disks.Where(d => d.Final == DiskOutcome.Failed))
         {
-            var volumeKey = disk.Outcome.VolumeKey ?? throw new InvalidOperationException($"{disk.Disk.ContainerPath}: opened without its volume key");
-            dmcrypt.Open(disk.Disk, volumeKey);
-            log.Info($"{disk.Disk.ContainerPath}: opened as {DmCryptActivator.DevicePath(disk.Disk)}, linked at {disk.Disk.LinkPath}");
+            AddProblem($"{plan.Guest.Name}: {disk.Disk.ContainerPath}: {disk.Message}");
         }
+
+        log.Info($"{plan.Guest.Name}: already {plan.StateBefore}, nothing to do");
+        return plan.Report(GuestOutcome.AlreadyRunning, plan.StateBefore);
     }
 
-    /// <summary>Undo this run's activations for a guest that could not start.</summary>
-    private void RollBack(GuestPlan plan, List<DiskPlan> activated, NativeSecretActivator native, DmCryptActivator dmcrypt)
+    /// <summary>Hands every disk this run opened to the guest, and re-links mappings left open.
+    /// A disk goes into <paramref name="activated"/> as soon as it is handed over, so that a
+    /// failure of the next one rolls it back.</summary>
+    private void HandOver(GuestPlan plan, IDiskHandover handover, List<DiskPlan> activated)
     {
         lock (_deviceGate)
         {
-            RollBackLocked(plan, activated, native, dmcrypt);
+            foreach (var disk in plan.Disks)
+            {
+                if (disk.OpenedByThisRun)
+                {
+                    try
+                    {
+                        handover.HandOver(disk);
+                    }
+                    catch (Exception e)
+                    {
+                        disk.Final = DiskOutcome.Failed;
+                        disk.Message = e.Message;
+                        throw;
+                    }
+
+                    disk.HandedOver = true;
+                    activated.Add(disk);
+                    log.Info(disk.Disk.Backend == DiskBackend.Native
+                        ? $"{disk.Disk.ContainerPath}: key handed to libvirt secret {disk.Disk.SecretUuid} (ephemeral, private)"
+                        : $"{disk.Disk.ContainerPath}: opened as {DmCryptActivator.DevicePath(disk.Disk)}, linked at {disk.Disk.LinkPath}");
+                }
+                else if (disk.RelinkNeeded)
+                {
+                    handover.Relink(disk, guestRuns: false);
+                    disk.Message = $"already open; its link {disk.Disk.LinkPath} was missing or pointed elsewhere: re-created";
+                    log.Info($"{disk.Disk.ContainerPath}: {DmCryptActivator.DevicePath(disk.Disk)} already open; link {disk.Disk.LinkPath} re-created");
+                }
+            }
         }
     }
 
-    private void RollBackLocked(GuestPlan plan, List<DiskPlan> activated, NativeSecretActivator native, DmCryptActivator dmcrypt)
+    /// <summary>After the start: a secret that cannot be removed keeps the key in libvirtd. That
+    /// is a problem of the run (exit 1), not a reason to stop: the guest runs, the others go on.</summary>
+    private void RemoveSecret(GuestPlan plan, DiskPlan disk, IDiskHandover handover)
     {
-        foreach (var disk in activated)
+        try
         {
-            try
-            {
-                if (disk.Disk.Backend == DiskBackend.Native)
-                {
-                    native.Remove(disk.Disk.SecretUuid!.Value);
-                }
-                else
-                {
-                    DmCryptActivator.Close(disk.Disk);
-                }
+            handover.RemoveSecret(disk);
+        }
+#pragma warning disable CA1031 // Reported and the run goes on: later start groups must still start.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            var uuid = disk.Disk.SecretUuid;
+            disk.Final = DiskOutcome.Failed;
+            disk.Message = $"the guest runs, but its key stays in libvirt secret {uuid}: removing it failed ({e.Message}); remove it with 'virsh secret-undefine {uuid}'";
+            log.Error($"{plan.Guest.Name}: {disk.Disk.ContainerPath}: {disk.Message}");
+            AddProblem($"{plan.Guest.Name}: {disk.Disk.ContainerPath}: {disk.Message}");
+        }
+    }
 
-                disk.Final = DiskOutcome.ClosedAgain;
-            }
-            catch (Exception e) when (e is LibvirtException or CryptsetupException or IOException)
+    /// <summary>Undoes this run's hand-overs for a guest that did not start (asked of the
+    /// domain before): secrets removed, mappings closed. One failing disk does not keep the
+    /// others from being rolled back; it is reported.</summary>
+    private void RollBack(GuestPlan plan, List<DiskPlan> activated, IDiskHandover handover)
+    {
+        lock (_deviceGate)
+        {
+            foreach (var disk in activated)
             {
-                log.Error($"{plan.Guest.Name}: rollback of {disk.Disk.ContainerPath} failed: {e.Message}");
-                disk.Final = DiskOutcome.Failed;
-                disk.Message = "rollback failed: " + e.Message;
+                try
+                {
+                    handover.Withdraw(disk);
+                    disk.Final = DiskOutcome.ClosedAgain;
+                }
+#pragma warning disable CA1031 // Each disk on its own; the failure is reported.
+                catch (Exception e)
+#pragma warning restore CA1031
+                {
+                    log.Error($"{plan.Guest.Name}: rollback of {disk.Disk.ContainerPath} failed: {e.Message}");
+                    disk.Final = DiskOutcome.Failed;
+                    disk.Message = "rollback failed: " + e.Message;
+                    AddProblem($"{plan.Guest.Name}: {disk.Disk.ContainerPath}: rollback failed: {e.Message}");
+                }
             }
+        }
+    }
+
+    private static DomainState? StateOf(LibvirtDomain domain)
+    {
+        try
+        {
+            return domain.State;
+        }
+        catch (LibvirtException)
+        {
+            return null;
+        }
+    }
+
+    private void AddProblem(string problem)
+    {
+        lock (_problems)
+        {
+            _problems.Add(problem);
         }
     }
 
@@ -247,6 +444,27 @@ public sealed class UnlockRunner(UnlockOptions options, ActivityLog log)
         }
     }
 
+    /// <summary>Records who opened each disk of the started guests. A state file that cannot be
+    /// written costs the next run only its hints: a warning, never the guests' outcome.</summary>
+    private void SaveState(UnlockStateStore stateStore, UnlockState state, List<GuestPlan> plans, GuestReport[] reports)
+    {
+        for (var i = 0; i < plans.Count; i++)
+        {
+            state = RecordOpeners(plans[i], reports[i], state);
+        }
+
+        try
+        {
+            stateStore.Save(state);
+        }
+#pragma warning disable CA1031 // The guests' outcome stands; the state file is only a hint for the next run.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            log.Warning($"cannot save the state file {stateStore.FilePath} ({e.Message}); the next run tries keys without knowing who opened each disk");
+        }
+    }
+
     private static UnlockState RecordOpeners(GuestPlan plan, GuestReport report, UnlockState state)
     {
         if (report.Outcome != GuestOutcome.Started)
@@ -254,12 +472,37 @@ public sealed class UnlockRunner(UnlockOptions options, ActivityLog log)
             return state;
         }
 
-        foreach (var disk in plan.Disks.Where(d => d.OpenedByThisRun))
+        foreach (var disk in plan.Disks.Where(d => d.HandedOver))
         {
             var opener = disk.Outcome!.Opened!;
             state = state.With(new DiskUnlockRecord(disk.Disk.ContainerPath, disk.Uuid, opener.Key.Holder, opener.Slot, DateTimeOffset.UtcNow));
         }
 
         return state;
+    }
+
+    private UnlockReport Report(LiveInventory inventory, List<GuestPlan> plans, GuestReport[] reports, KeysReport keysReport, string? runFailure, bool interrupted, Stopwatch clock)
+    {
+        var derivations = plans.SelectMany(p => p.Disks).Sum(d => d.Outcome?.Derivations ?? 0);
+        var running = reports.Count(r => r.Outcome is GuestOutcome.Started or GuestOutcome.AlreadyRunning);
+        var problems = inventory.Problems.ToList();
+        lock (_problems)
+        {
+            problems.AddRange(_problems);
+        }
+
+        if (runFailure is not null)
+        {
+            problems.Add(runFailure);
+        }
+
+        if (interrupted)
+        {
+            var off = reports.Count(r => r.Outcome is GuestOutcome.NotStarted && r.Message?.StartsWith("interrupted", StringComparison.Ordinal) == true);
+            log.Warning($"unlock interrupted: {off} guest(s) not started stay off; {running} guest(s) running");
+        }
+
+        log.Info($"unlock done: {running}/{reports.Length} guest(s) running, {derivations} key derivation(s), {clock.ElapsedMilliseconds} ms");
+        return new UnlockReport(options.DryRun, reports, keysReport, new UnlockTotals(derivations, clock.ElapsedMilliseconds, running, reports.Length), problems, interrupted);
     }
 }

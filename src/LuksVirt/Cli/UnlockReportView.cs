@@ -45,6 +45,11 @@ internal static class UnlockReportView
             AnsiConsole.MarkupLine($"[red]problem:[/] {Markup.Escape(problem)}");
         }
 
+        if (report.Interrupted)
+        {
+            AnsiConsole.MarkupLine("[yellow]interrupted:[/] the run stopped early; each guest's outcome above says what happened to it");
+        }
+
         var totals = report.Totals;
         AnsiConsole.MarkupLine(
             $"{totals.GuestsRunning}/{totals.GuestsInScope} guest(s) running; {report.Keys.Presented} key(s) presented" +

@@ -181,7 +181,7 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log)
             var started = unlock.Guests.Count(g => g.Outcome == GuestOutcome.Started);
             var already = unlock.Guests.Count(g => g.Outcome == GuestOutcome.AlreadyRunning);
             log.Notice(string.Create(CultureInfo.InvariantCulture,
-                $"{disk.Name}: unlock finished: {unlock.Totals.GuestsRunning}/{unlock.Totals.GuestsInScope} guest(s) running ({started} started, {already} already running), exit {outcome.ExitCode}"));
+                $"{disk.Name}: unlock finished{(unlock.Interrupted ? " (interrupted)" : "")}: {unlock.Totals.GuestsRunning}/{unlock.Totals.GuestsInScope} guest(s) running ({started} started, {already} already running), exit {outcome.ExitCode}"));
             if (started > 0)
             {
                 _unlockedBy[disk.Name] = disk;

@@ -90,4 +90,43 @@ public sealed class KeyTrialRunnerTests : IDisposable
         Assert.Equal(1, outcomes[0].Derivations);
         Assert.Null(outcomes[0].Error);
     }
+
+    [Fact]
+    public async Task A_trial_that_throws_is_its_disks_error_and_the_other_disks_finish()
+    {
+        var (path, alice) = Container("alice");
+        var wrong = Enumerable.Range(0, 3).Select(i => Own(new PresentedKey($"wrong{i}", 1, "test", SecretBuffer.GeneratePrintableKey()))).ToList();
+        // CryptDevice.Load("") throws ArgumentException, not a CryptsetupException: before, that
+        // left the disk "in flight" and the other worker waited for it forever.
+        var broken = new DiskTrials("", [new KeyTrial(alice, 1, TrialReason.Search), new KeyTrial(alice, 2, TrialReason.Search)]);
+        var sound = new DiskTrials(path, [.. wrong.Select(k => new KeyTrial(k, 1, TrialReason.Search)), new KeyTrial(alice, 1, TrialReason.Search)]);
+
+        var outcomes = await Runner().RunAsync([broken, sound], CancellationToken.None).WaitAsync(TimeSpan.FromMinutes(2));
+
+        Assert.Null(outcomes[0].Opened);
+        Assert.Contains("ArgumentException", outcomes[0].Error, StringComparison.Ordinal);
+        Assert.Equal(1, outcomes[0].Derivations);
+        Assert.Equal(("alice", 4), (outcomes[1].Opened?.Key.Holder, outcomes[1].Derivations));
+    }
+
+    [Fact]
+    public async Task A_failure_after_the_volume_key_was_unlocked_is_the_disks_error_and_the_key_is_not_handed_out()
+    {
+        var (path, alice) = Container("alice");
+        var (other, _) = Container("bob");
+        // The log callback fails right after the derivation that unlocked the volume key.
+        var runner = new KeyTrialRunner(maxParallel: 2, memoryBudgetKiB: 1 << 20, log: message => throw new IOException("injected: log write failed"));
+
+        var outcomes = await runner.RunAsync(
+            [
+                new DiskTrials(path, [new KeyTrial(alice, 1, TrialReason.SlotHint)], KeepVolumeKey: true),
+                new DiskTrials(other, [new KeyTrial(alice, 1, TrialReason.Search)], KeepVolumeKey: true),
+            ],
+            CancellationToken.None).WaitAsync(TimeSpan.FromMinutes(2));
+
+        Assert.Null(outcomes[0].Opened);
+        Assert.Null(outcomes[0].VolumeKey);
+        Assert.Contains("injected: log write failed", outcomes[0].Error, StringComparison.Ordinal);
+        Assert.Equal((null, 1, null), (outcomes[1].Opened, outcomes[1].Derivations, outcomes[1].Error));
+    }
 }

@@ -1,26 +1,40 @@
 using LuksVirt.Libc;
+using LuksVirt.Secrets;
+using Microsoft.Win32.SafeHandles;
 
 namespace LuksVirt.Core.Containers;
 
 /// <summary>
 /// The key files written to <c>--keys-out</c> for the holders to take away: one file per key,
-/// named <c>luks-HOLDER.SLOT.key</c>, created 0600 with O_EXCL (an existing file or link is never
-/// overwritten), fsynced. <see cref="Prepare"/> checks every name before anything is formatted,
-/// so a clash is refused while nothing has changed yet.
+/// named <c>luks-HOLDER.SLOT.key</c>, created 0600 with O_EXCL|O_NOFOLLOW (an existing file or
+/// link is never overwritten), fsynced. <see cref="Prepare"/> checks every name before anything
+/// is formatted, so a clash is refused while nothing has changed yet. The files are then created
+/// through a descriptor of the directory, opened without following a link, and it must still be
+/// the directory <see cref="Prepare"/> checked: a directory swapped for a link or another one
+/// meanwhile gets nothing.
 /// </summary>
 public sealed class CustodianKeyFiles
 {
     private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const UnixFileMode OwnerOnlyDirectory = OwnerOnlyFile | UnixFileMode.UserExecute;
 
-    private readonly List<string> _written = [];
+    /// <summary>The directory <see cref="Prepare"/> saw, or null when it did not exist yet.</summary>
+    private readonly FileIdentity? _checkedDirectory;
 
-    private CustodianKeyFiles(string directory) => Directory = directory;
+    private readonly List<(string Name, FileIdentity Identity)> _written = [];
+    private FileIdentity? _writtenDirectory;
 
+    private CustodianKeyFiles(string directory, FileIdentity? checkedDirectory)
+    {
+        Directory = directory;
+        _checkedDirectory = checkedDirectory;
+    }
+
+    /// <summary>Absolute, without trailing slashes.</summary>
     public string Directory { get; }
 
     /// <summary>Files written so far (full paths).</summary>
-    public IReadOnlyList<string> Written => _written;
+    public IReadOnlyList<string> Written => [.. _written.Select(w => Path.Combine(Directory, w.Name))];
 
     /// <summary>
     /// Refuses (<see cref="ContainerRefusedException"/>) a directory that is a symbolic link or not
@@ -31,7 +45,8 @@ public sealed class CustodianKeyFiles
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         ArgumentNullException.ThrowIfNull(keys);
-        var fullPath = Path.GetFullPath(directory);
+        // Without the trailing slash: with one, lstat and open follow a final symbolic link.
+        var fullPath = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
         var status = TryGetLinkStatus(fullPath);
         if (status is { Type: PosixFileType.SymbolicLink })
         {
@@ -50,7 +65,7 @@ public sealed class CustodianKeyFiles
                 $"key file(s) already exist: {string.Join(", ", clashes)}; key files are never overwritten. Move them away or choose another --keys-out directory");
         }
 
-        return new CustodianKeyFiles(fullPath);
+        return new CustodianKeyFiles(fullPath, status?.Identity);
     }
 
     /// <summary>Writes every key. On a failure the files written so far are removed again and
@@ -58,45 +73,72 @@ public sealed class CustodianKeyFiles
     public void WriteAll(GeneratedKeys keys)
     {
         ArgumentNullException.ThrowIfNull(keys);
-        if (TryGetLinkStatus(Directory) is null)
+        if (_checkedDirectory is null)
         {
             System.IO.Directory.CreateDirectory(Directory, OwnerOnlyDirectory);
         }
 
+        using var directory = OpenCheckedDirectory(_checkedDirectory);
+        _writtenDirectory = PosixFile.GetStatus(directory).Identity;
         try
         {
             foreach (var key in keys.Keys)
             {
-                var path = Path.Combine(Directory, key.Plan.FileName);
-                PosixFile.CreateExclusive(path, key.Secret.Span, OwnerOnlyFile);
-                _written.Add(path);
+                var identity = PosixFile.CreateExclusiveAt(directory, key.Plan.FileName, key.Secret.Span, OwnerOnlyFile);
+                _written.Add((key.Plan.FileName, identity));
             }
         }
         catch
         {
-            RemoveWritten();
+            try
+            {
+                RemoveWritten(directory);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The error that stopped the writing is the one to report.
+            }
+
             throw;
         }
     }
 
-    /// <summary>Rollback: zeroes and removes the files this object wrote (never others).</summary>
+    /// <summary>Rollback: removes the files this object wrote (never others: each must still be
+    /// the very file created, in the very directory), name first, then zeroed through the
+    /// descriptor (<see cref="PosixFile.UnlinkThenZeroAt"/>).</summary>
     public void RemoveWritten()
     {
-        using var directory = PosixFile.OpenDirectoryNoFollow(Directory);
-        foreach (var path in _written)
+        if (_written.Count == 0)
         {
-            var name = Path.GetFileName(path);
-            try
-            {
-                PosixFile.OverwriteWithZerosAt(directory, name);
-                PosixFile.UnlinkAt(directory, name);
-            }
-            catch (FileNotFoundException)
-            {
-            }
+            return;
+        }
+
+        using var directory = OpenCheckedDirectory(_writtenDirectory);
+        RemoveWritten(directory);
+    }
+
+    private void RemoveWritten(SafeFileHandle directory)
+    {
+        foreach (var (name, identity) in _written)
+        {
+            _ = PosixFile.UnlinkThenZeroAt(directory, name, identity, SecretBuffer.MaxKeyLength);
         }
 
         _written.Clear();
+    }
+
+    /// <summary>The directory, opened without following a link; when <paramref name="expected"/>
+    /// is known it must be that very directory.</summary>
+    private SafeFileHandle OpenCheckedDirectory(FileIdentity? expected)
+    {
+        var directory = PosixFile.OpenDirectoryNoFollow(Directory);
+        if (expected is { } identity && PosixFile.GetStatus(directory).Identity != identity)
+        {
+            directory.Dispose();
+            throw new IOException($"--keys-out {Directory} was replaced by another directory after it was checked; no key file is written to or removed from it");
+        }
+
+        return directory;
     }
 
     private static PosixFileStatus? TryGetLinkStatus(string path)

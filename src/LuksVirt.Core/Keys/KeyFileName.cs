@@ -100,26 +100,6 @@ public static class KeyFileName
         return text.ToString();
     }
 
-    /// <summary>
-    /// Names that equal another name of <paramref name="names"/> when letter case is ignored (or
-    /// occur twice): on a case-insensitive file system (a FAT stick) <c>LUKS-A.KEY</c> and
-    /// <c>luks-a.key</c> cannot both be meant, so every member of such a group is ambiguous.
-    /// </summary>
-    public static IReadOnlySet<string> FindCaseCollisions(IEnumerable<string> names)
-    {
-        ArgumentNullException.ThrowIfNull(names);
-        var colliding = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var group in names.GroupBy(n => n, StringComparer.OrdinalIgnoreCase))
-        {
-            if (group.Skip(1).Any())
-            {
-                colliding.UnionWith(group);
-            }
-        }
-
-        return colliding;
-    }
-
     private static string? Check(string name, out string? holder, out int? slotHint)
     {
         ArgumentNullException.ThrowIfNull(name);

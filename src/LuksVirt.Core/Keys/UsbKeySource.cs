@@ -10,9 +10,10 @@ namespace LuksVirt.Core.Keys;
 /// Keys on a USB stick (or an image of one), read in user space by <see cref="FatVolume"/>: the
 /// stick is never mounted, so the kernel never parses its file system, and nothing is ever
 /// written to it. Key files follow the key directory's naming rules
-/// (<see cref="KeyFileName"/>) and may sit anywhere up to a depth limit below the root. Names
-/// that collide when letter case is ignored (anywhere on the stick) are ambiguous and refused,
-/// all of them. Key bytes go from the device straight into a <see cref="SecretBuffer"/>.
+/// (<see cref="KeyFileName"/>) and may sit anywhere up to a depth limit below the root. Files
+/// whose names are equal apart from letter case (anywhere on the stick) are one key when their
+/// contents are identical, and all refused as a conflict when not (<see cref="SameNameKeyFiles"/>).
+/// Key bytes go from the device straight into a <see cref="SecretBuffer"/>.
 /// </summary>
 public static class UsbKeySource
 {
@@ -59,18 +60,23 @@ public static class UsbKeySource
         var ignored = new List<string>();
         var ignoredNotListed = 0;
         var candidates = new List<(FatFileEntry Entry, string Holder, int? Slot)>();
+        void AddIgnored(string description)
+        {
+            if (ignored.Count < MaxIgnoredListed)
+            {
+                ignored.Add(description);
+            }
+            else
+            {
+                ignoredNotListed++;
+            }
+        }
+
         foreach (var file in files)
         {
             if (!KeyFileName.LooksLikeKeyFile(file.Name))
             {
-                if (ignored.Count < MaxIgnoredListed)
-                {
-                    ignored.Add(KeyFileName.Sanitize(file.Path));
-                }
-                else
-                {
-                    ignoredNotListed++;
-                }
+                AddIgnored(KeyFileName.Sanitize(file.Path));
             }
             else if (!KeyFileName.TryParse(file.Name, out var holder, out var slot))
             {
@@ -82,21 +88,16 @@ public static class UsbKeySource
             }
         }
 
-        // A FAT stick ignores case, and one key name in two folders names one holder and slot
-        // twice: whichever was meant, guessing is wrong.
-        var ambiguous = KeyFileName.FindCaseCollisions(candidates.Select(c => c.Entry.Name));
+        // A FAT stick ignores case, and a stick may carry one key in two folders (a backup copy):
+        // names equal apart from letter case name one holder and slot (SameNameKeyFiles).
+        var reads = new List<ReadKeyFile<FatFileEntry>>();
+        SameNameResolution<FatFileEntry>? resolution = null;
         var keys = new List<PresentedKey>();
         try
         {
             foreach (var (entry, holder, slot) in candidates)
             {
                 var path = KeyFileName.Sanitize(entry.Path);
-                if (ambiguous.Contains(entry.Name))
-                {
-                    rejected.Add(new RejectedKeyFile(path, "ambiguous: another key file on the stick has the same name apart from letter case"));
-                    continue;
-                }
-
                 var key = TryReadKeyFile(volume, entry, out var reason);
                 if (key is null)
                 {
@@ -104,17 +105,35 @@ public static class UsbKeySource
                     continue;
                 }
 
-                keys.Add(new PresentedKey(holder, slot, $"{SourcePrefix}{deviceName}:{path}", key));
+                reads.Add(new ReadKeyFile<FatFileEntry>(entry, entry.Name, FolderOf(entry.Path), path, holder, slot, key));
             }
+
+            resolution = SameNameKeyFiles.Resolve(reads);
+            reads.Clear();   // every key now belongs to the resolution's kept files, or is zeroed
+            rejected.AddRange(resolution.Conflicts.Select(c => new RejectedKeyFile(c.File.DisplayPath, c.Reason)));
+            foreach (var copy in resolution.Copies)
+            {
+                AddIgnored($"{copy.File.DisplayPath} (the same key as {copy.CopyOf}, used once)");
+            }
+
+            keys.AddRange(resolution.Kept.Select(k => new PresentedKey(k.Holder, k.Slot, $"{SourcePrefix}{deviceName}:{k.DisplayPath}", k.Key)));
         }
         catch
         {
             // The device failed under us (pulled out, I/O error): no key of this stick is used.
-            keys.ForEach(k => k.Dispose());
+            reads.ForEach(r => r.Key.Dispose());
+            resolution?.Kept.ForEach(r => r.Key.Dispose());
             throw;
         }
 
         return new UsbKeyReadResult(deviceName, new KeySet(keys), rejected, ignored, ignoredNotListed);
+    }
+
+    /// <summary>The folder part of a '/'-separated path from the stick's root ("" for the root).</summary>
+    private static string FolderOf(string path)
+    {
+        var slash = path.LastIndexOf('/');
+        return slash < 0 ? string.Empty : path[..slash];
     }
 
     private static void CheckDepth(int maxDepth)

@@ -11,10 +11,15 @@ public sealed class DirectoryKeyPresentation : IKeyPresentation
     private DirectoryKeyPresentation(KeyDirectoryReadResult read) => _read = read;
 
     /// <summary>Reads every allow-listed key file; throws <see cref="KeyDirectoryException"/> when
-    /// the directory itself is unusable (missing, a symlink, writable by others).</summary>
+    /// the directory itself is unusable (missing, a symlink, open to others, or below a directory
+    /// open to others).</summary>
     public static DirectoryKeyPresentation Read(string directory) => new(KeyDirectorySource.Read(directory));
 
     public KeySet Keys => _read.Keys;
+
+    /// <summary>True when an entry meant as a key file was refused: it is reported, and left in
+    /// place if removing it was unsafe, so the run must not end as a success.</summary>
+    public bool HasRejectedKeyFiles => _read.HasRejected;
 
     public KeysReport Report => new(
         _read.Keys.Count,
@@ -22,13 +27,14 @@ public sealed class DirectoryKeyPresentation : IKeyPresentation
         _read.Ignored,
         _wiped);
 
-    /// <summary>Deletes every key file that was presented, accepted or rejected for its content or
-    /// type: key material must not stay on the host whatever became of it (the classic recipe's
-    /// last step). Only allow-listed names are touched, and links are removed, never followed.</summary>
+    /// <summary>Deletes every key file that was read and every allow-listed entry refused for its
+    /// content or type: key material must not stay on the host whatever became of it (the classic
+    /// recipe's last step). Entries refused as unsafe (hard links, foreign owners, writable by
+    /// others, directories, names outside the allow-list) stay untouched and reported. Works through
+    /// the descriptor the directory was read with (<see cref="KeyDirectorySource.DeleteKeyFiles"/>).</summary>
     public void WipeSource()
     {
-        var rejectedKeyFiles = _read.Rejected.Select(r => r.Name).Where(n => KeyFileName.TryParse(n, out _, out _));
-        KeyDirectorySource.DeleteKeyFiles(_read.Directory, _read.KeyFileNames.Concat(rejectedKeyFiles));
+        KeyDirectorySource.DeleteKeyFiles(_read);
         _wiped = true;
     }
 

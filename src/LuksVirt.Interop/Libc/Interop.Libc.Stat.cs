@@ -12,6 +12,10 @@ internal static partial class Interop
         internal const int AT_SYMLINK_NOFOLLOW = 0x100;
         internal const int AT_EMPTY_PATH = 0x1000;
         internal const uint STATX_BASIC_STATS = 0x7ff;
+        internal const uint STATX_BTIME = 0x800;
+
+        // What every statx call asks for; Mask says whether the file system knew the birth time.
+        private const uint StatxFields = STATX_BASIC_STATS | STATX_BTIME;
 
         internal const uint S_IFMT = 0xF000;
         internal const uint S_IFIFO = 0x1000;
@@ -27,11 +31,14 @@ internal static partial class Interop
         internal struct Statx
         {
             [FieldOffset(0)] internal uint Mask;
+            [FieldOffset(16)] internal uint LinkCount;
             [FieldOffset(20)] internal uint Uid;
             [FieldOffset(24)] internal uint Gid;
             [FieldOffset(28)] internal ushort Mode;
             [FieldOffset(32)] internal ulong Inode;
             [FieldOffset(40)] internal ulong Size;
+            [FieldOffset(80)] internal long BirthSeconds;
+            [FieldOffset(88)] internal uint BirthNanoseconds;
             [FieldOffset(128)] internal uint RawDeviceMajor;
             [FieldOffset(132)] internal uint RawDeviceMinor;
             [FieldOffset(136)] internal uint DeviceMajor;
@@ -47,7 +54,7 @@ internal static partial class Interop
         /// <summary>fstat equivalent: the file the descriptor refers to, never a path.</summary>
         internal static Statx FileStatus(SafeFileHandle file, string displayPath)
         {
-            if (StatxAt(file, string.Empty, AT_EMPTY_PATH, STATX_BASIC_STATS, out var buffer) != 0)
+            if (StatxAt(file, string.Empty, AT_EMPTY_PATH, StatxFields, out var buffer) != 0)
             {
                 throw CreateExceptionForLastErrno("statx", displayPath);
             }
@@ -58,7 +65,7 @@ internal static partial class Interop
         /// <summary>lstat equivalent: a final symbolic link is described, not followed.</summary>
         internal static Statx LinkStatus(string path)
         {
-            if (StatxAt(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, out var buffer) != 0)
+            if (StatxAt(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, StatxFields, out var buffer) != 0)
             {
                 throw CreateExceptionForLastErrno("statx", path);
             }
@@ -69,7 +76,7 @@ internal static partial class Interop
         /// <summary>fstatat(dir, name, AT_SYMLINK_NOFOLLOW) equivalent.</summary>
         internal static Statx LinkStatusAt(SafeFileHandle directory, string name, string displayPath)
         {
-            if (StatxAt(directory, name, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, out var buffer) != 0)
+            if (StatxAt(directory, name, AT_SYMLINK_NOFOLLOW, StatxFields, out var buffer) != 0)
             {
                 throw CreateExceptionForLastErrno("statx", displayPath);
             }

@@ -10,11 +10,12 @@ namespace LuksVirt.Libc;
 /// to <see cref="FileNotFoundException"/>, <see cref="UnauthorizedAccessException"/> or
 /// <see cref="IOException"/> (HResult = errno).
 /// </summary>
-public static class PosixFile
+public static partial class PosixFile
 {
     // O_NOCTTY: opening a terminal device must never make it our controlling terminal.
     private const int ReadNoFollow = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
     private const int DirectoryNoFollow = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    private const int WriteNoFollow = O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
 
     /// <summary>open(path, O_RDONLY|O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC) + fstat.</summary>
     public static SafeFileHandle OpenNoFollow(string path, out PosixFileStatus status)
@@ -65,32 +66,29 @@ public static class PosixFile
     /// <summary>
     /// Overwrites a regular file's content with zeros in place and flushes it, so a key dropped on
     /// tmpfs does not linger in the freed pages after the unlink. Opened O_NOFOLLOW|O_NONBLOCK;
-    /// anything but a regular file is left alone (and a device node is not even opened). Returns
-    /// whether it overwrote.
+    /// anything but a regular file with exactly one name is left alone (a device node is not even
+    /// opened; a hard-linked file's other names must keep their content). Returns whether it
+    /// overwrote. A crash between this and the unlink leaves a zeroed file under its name: for
+    /// files another run may read, use <see cref="UnlinkThenZeroAt"/>.
     /// </summary>
     public static bool OverwriteWithZerosAt(SafeFileHandle directory, string name)
     {
         ArgumentNullException.ThrowIfNull(directory);
         EnsureSingleComponent(name);
-        if (ToStatus(Interop.Libc.LinkStatusAt(directory, name, name)).Type != PosixFileType.Regular)
+        var entry = ToStatus(Interop.Libc.LinkStatusAt(directory, name, name));
+        if (entry.Type != PosixFileType.Regular || entry.LinkCount != 1)
         {
             return false;
         }
 
-        using var file = Interop.Libc.OpenAt(directory, name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, name);
+        using var file = Interop.Libc.OpenAt(directory, name, WriteNoFollow, name);
         var status = ToStatus(Interop.Libc.FileStatus(file, name));
-        if (status.Type != PosixFileType.Regular)
+        if (status.Type != PosixFileType.Regular || status.LinkCount != 1)
         {
             return false;
         }
 
-        var zeros = new byte[Math.Min(status.Size, 64 * 1024)];
-        for (long offset = 0; offset < status.Size; offset += zeros.Length)
-        {
-            RandomAccess.Write(file, zeros.AsSpan(0, (int)Math.Min(zeros.Length, status.Size - offset)), offset);
-        }
-
-        Sync(file, name);
+        WriteZeros(file, status.Size, name);
         return true;
     }
 
@@ -207,6 +205,18 @@ public static class PosixFile
         }
     }
 
+    /// <summary>Zeros over the first <paramref name="length"/> bytes, then fsync.</summary>
+    private static void WriteZeros(SafeFileHandle file, long length, string displayPath)
+    {
+        var zeros = new byte[Math.Min(length, 64 * 1024)];
+        for (long offset = 0; offset < length; offset += zeros.Length)
+        {
+            RandomAccess.Write(file, zeros.AsSpan(0, (int)Math.Min(zeros.Length, length - offset)), offset);
+        }
+
+        Sync(file, displayPath);
+    }
+
     private static void Sync(SafeFileHandle file, string displayPath)
     {
         if (Interop.Libc.Fsync(file) != 0)
@@ -234,7 +244,9 @@ public static class PosixFile
         (int)s.Gid,
         Interop.Libc.MakeDevice(s.DeviceMajor, s.DeviceMinor),
         s.Inode,
-        Interop.Libc.MakeDevice(s.RawDeviceMajor, s.RawDeviceMinor));
+        Interop.Libc.MakeDevice(s.RawDeviceMajor, s.RawDeviceMinor),
+        s.LinkCount,
+        (s.Mask & Interop.Libc.STATX_BTIME) != 0 ? (s.BirthSeconds * 1_000_000_000) + s.BirthNanoseconds : 0);
 
     private static PosixFileType TypeOf(uint mode) => (mode & Interop.Libc.S_IFMT) switch
     {
@@ -262,9 +274,21 @@ public enum PosixFileType
 }
 
 /// <summary>What fstat/lstat reported. <see cref="Mode"/> is the whole st_mode (type and
-/// permission bits); <see cref="Device"/> and <see cref="RawDevice"/> use stat(2)'s encoding.</summary>
-public readonly record struct PosixFileStatus(PosixFileType Type, long Size, uint Mode, int Uid, int Gid, ulong Device, ulong Inode, ulong RawDevice)
+/// permission bits); <see cref="Device"/> and <see cref="RawDevice"/> use stat(2)'s encoding;
+/// <see cref="LinkCount"/> is st_nlink (names the inode has; 0 once the last one is gone);
+/// <see cref="BirthTime"/> is statx's stx_btime in nanoseconds since 1970, 0 where the file system
+/// does not record it.</summary>
+public readonly record struct PosixFileStatus(PosixFileType Type, long Size, uint Mode, int Uid, int Gid, ulong Device, ulong Inode, ulong RawDevice, uint LinkCount, long BirthTime)
 {
     /// <summary>The permission bits of <see cref="Mode"/> (including setuid, setgid, sticky).</summary>
     public UnixFileMode Permissions => (UnixFileMode)(Mode & 0xFFF);
+
+    /// <summary>Which file this is, whatever its name: device, inode and birth time.</summary>
+    public FileIdentity Identity => new(Device, Inode, BirthTime);
 }
+
+/// <summary>A file's identity: two names or descriptors with equal identities refer to the same
+/// file. Device and inode alone are not enough over time: a file deleted and created anew often
+/// gets the freed inode number back; its birth time (where the file system records one, as
+/// tmpfs and ext4 do) tells the two apart.</summary>
+public readonly record struct FileIdentity(ulong Device, ulong Inode, long BirthTime);

@@ -188,19 +188,26 @@ public sealed class KeyDirectorySourceTests : IDisposable
     }
 
     [Fact]
-    public void DeleteKeyFiles_removes_exactly_the_given_files_after_zeroing_them()
+    public void DeleteKeyFiles_removes_exactly_the_files_it_read_and_zeroes_them_through_the_descriptor()
     {
         WriteKey("luks-alice.1.key", RandomBytes(64));
         WriteKey("luks-bob.key", RandomBytes(64));
         WriteKey("luks-carol.2.key", RandomBytes(64));
         WriteKey("README", RandomBytes(8));
         using var stillOpen = File.OpenHandle(Path.Combine(_keys, "luks-alice.1.key"));
+        using var result = KeyDirectorySource.Read(_keys);
+        // Dropped after the read: a new key for the next run, not one of the files read.
+        var late = WriteKey("luks-late.key", RandomBytes(64));
+        File.Delete(Path.Combine(_keys, "luks-carol.2.key"));
+        var newCarol = WriteKey("luks-carol.2.key", RandomBytes(64));
 
-        var removed = KeyDirectorySource.DeleteKeyFiles(_keys, ["luks-alice.1.key", "luks-carol.2.key", "luks-gone.key"]);
+        var removed = KeyDirectorySource.DeleteKeyFiles(result);
 
-        Assert.Equal(["luks-alice.1.key", "luks-carol.2.key"], removed);
-        Assert.Equal(["README", "luks-bob.key"], Directory.GetFileSystemEntries(_keys).Select(Path.GetFileName).Order(StringComparer.Ordinal));
-        // The inode outlives its name while open: its content was overwritten before the unlink.
+        Assert.Equal(["luks-alice.1.key", "luks-bob.key"], removed);
+        Assert.Equal(["README", "luks-carol.2.key", "luks-late.key"], Directory.GetFileSystemEntries(_keys).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(late, File.ReadAllBytes(Path.Combine(_keys, "luks-late.key")));
+        Assert.Equal(newCarol, File.ReadAllBytes(Path.Combine(_keys, "luks-carol.2.key")));
+        // The inode outlives its name while open: its content was overwritten (after the unlink).
         var afterwards = new byte[64];
         Assert.Equal(64, RandomAccess.Read(stillOpen, afterwards, 0));
         Assert.All(afterwards, b => Assert.Equal(0, b));
@@ -215,25 +222,27 @@ public sealed class KeyDirectorySourceTests : IDisposable
         File.CreateSymbolicLink(Path.Combine(_keys, "luks-link.key"), outside);
         ToolRunner.Run("mkfifo", Path.Combine(_keys, "luks-fifo.key")).EnsureSuccess("mkfifo");
         ToolRunner.Run("mknod", Path.Combine(_keys, "luks-null.key"), "c", "1", "3").EnsureSuccess("mknod");
+        using var result = await Task.Run(() => KeyDirectorySource.Read(_keys)).WaitAsync(TimeSpan.FromSeconds(10));
 
-        var removed = await Task.Run(() => KeyDirectorySource.DeleteKeyFiles(_keys, ["luks-link.key", "luks-fifo.key", "luks-null.key"]))
-            .WaitAsync(TimeSpan.FromSeconds(10));
+        var removed = await Task.Run(() => KeyDirectorySource.DeleteKeyFiles(result)).WaitAsync(TimeSpan.FromSeconds(10));
 
-        Assert.Equal(["luks-link.key", "luks-fifo.key", "luks-null.key"], removed);
+        Assert.Equal(["luks-fifo.key", "luks-link.key", "luks-null.key"], removed);
         Assert.Empty(Directory.GetFileSystemEntries(_keys));
         Assert.Equal(content, File.ReadAllBytes(outside));
     }
 
     [Fact]
-    public void DeleteKeyFiles_refuses_names_outside_the_allow_list_before_deleting_anything()
+    public void DeleteKeyFiles_never_touches_names_outside_the_allow_list()
     {
         WriteKey("luks-a.key", RandomBytes(64));
-        File.WriteAllText(_temp.PathOf("victim"), "keep");
+        var odd = WriteKey("luks-a;rm.key", RandomBytes(64));
+        using var result = KeyDirectorySource.Read(_keys);
 
-        Assert.Throws<ArgumentException>(() => KeyDirectorySource.DeleteKeyFiles(_keys, ["luks-a.key", "../victim"]));
+        var removed = KeyDirectorySource.DeleteKeyFiles(result);
 
-        Assert.True(File.Exists(Path.Combine(_keys, "luks-a.key")));
-        Assert.True(File.Exists(_temp.PathOf("victim")));
+        Assert.Equal(["luks-a.key"], removed);
+        Assert.Equal(odd, File.ReadAllBytes(Path.Combine(_keys, "luks-a;rm.key")));
+        Assert.True(result.HasRejected);
     }
 
     [Fact]

@@ -81,14 +81,6 @@ public sealed class KeyFileNameTests
     }
 
     [Fact]
-    public void FindCaseCollisions_reports_every_member_of_a_case_insensitive_clash()
-    {
-        var collisions = KeyFileName.FindCaseCollisions(["LUKS-A.KEY", "luks-a.key", "luks-b.key", "luks-c.1.key", "Luks-C.1.Key", "luks-d.key", "luks-d.key"]);
-
-        Assert.Equal(["LUKS-A.KEY", "Luks-C.1.Key", "luks-a.key", "luks-c.1.key", "luks-d.key"], collisions.Order(StringComparer.Ordinal));
-    }
-
-    [Fact]
     public void LooksLikeKeyFile_separates_key_candidates_from_unrelated_names()
     {
         Assert.True(KeyFileName.LooksLikeKeyFile("luks-a;rm.key"));

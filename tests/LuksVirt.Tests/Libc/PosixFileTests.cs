@@ -213,6 +213,149 @@ public sealed class PosixFileTests : IDisposable
         Assert.Null(PosixFile.LookupUserAndGroup("root", "no-such-group-luksvirt"));
     }
 
+    [Fact]
+    public void Status_reports_the_link_count_and_an_identity_that_a_new_file_under_the_old_inode_does_not_share()
+    {
+        var path = _dir.PathOf("counted");
+        File.WriteAllText(path, "x");
+        ToolRunner.Run("ln", path, _dir.PathOf("second-name")).EnsureSuccess("ln");
+
+        var status = PosixFile.GetLinkStatus(path);
+
+        Assert.Equal(2u, status.LinkCount);
+        Assert.Equal(StatWitness(path, "%h"), status.LinkCount.ToString(CultureInfo.InvariantCulture));
+        Assert.Equal(status.Identity, PosixFile.GetLinkStatus(_dir.PathOf("second-name")).Identity);
+        File.Delete(path);
+        File.Delete(_dir.PathOf("second-name"));
+        File.WriteAllText(path, "y");   // often gets the freed inode number back
+        Assert.NotEqual(status.Identity, PosixFile.GetLinkStatus(path).Identity);
+    }
+
+    [Fact]
+    public void UnlinkThenZeroAt_removes_the_name_then_zeroes_the_file_through_the_descriptor()
+    {
+        var content = RandomBytes(5000);
+        File.WriteAllBytes(_dir.PathOf("key"), content);
+        using var witness = File.OpenHandle(_dir.PathOf("key"));
+        using var directory = PosixFile.OpenDirectoryNoFollow(_dir.Path);
+        var identity = PosixFile.GetLinkStatusAt(directory, "key").Identity;
+
+        Assert.Equal(UnlinkOutcome.RemovedAndZeroed, PosixFile.UnlinkThenZeroAt(directory, "key", identity, 8192));
+
+        Assert.False(File.Exists(_dir.PathOf("key")));
+        Assert.True(ReadAll(witness, 5000).All(b => b == 0));
+        Assert.Equal(UnlinkOutcome.Gone, PosixFile.UnlinkThenZeroAt(directory, "key", identity, 8192));
+    }
+
+    [Fact]
+    public void UnlinkThenZeroAt_zeroes_no_more_than_asked()
+    {
+        var content = RandomBytes(64 * 1024);
+        File.WriteAllBytes(_dir.PathOf("long"), content);
+        using var witness = File.OpenHandle(_dir.PathOf("long"));
+        using var directory = PosixFile.OpenDirectoryNoFollow(_dir.Path);
+
+        PosixFile.UnlinkThenZeroAt(directory, "long", PosixFile.GetLinkStatusAt(directory, "long").Identity, 4096);
+
+        var after = ReadAll(witness, content.Length);
+        Assert.True(after.AsSpan(0, 4096).IndexOfAnyExcept((byte)0) < 0);
+        Assert.True(after.AsSpan(4096).SequenceEqual(content.AsSpan(4096)));
+    }
+
+    [Fact]
+    public void UnlinkThenZeroAt_leaves_a_hard_linked_file_and_a_different_file_entirely_alone()
+    {
+        var shared = RandomBytes(64);
+        File.WriteAllBytes(_dir.PathOf("shared"), shared);
+        ToolRunner.Run("ln", _dir.PathOf("shared"), _dir.PathOf("elsewhere")).EnsureSuccess("ln");
+        var other = RandomBytes(64);
+        File.WriteAllBytes(_dir.PathOf("other"), other);
+        using var directory = PosixFile.OpenDirectoryNoFollow(_dir.Path);
+        var sharedIdentity = PosixFile.GetLinkStatusAt(directory, "shared").Identity;
+
+        Assert.Equal(UnlinkOutcome.HasOtherLinks, PosixFile.UnlinkThenZeroAt(directory, "shared", sharedIdentity, 8192));
+        Assert.Equal(UnlinkOutcome.NotSameFile, PosixFile.UnlinkThenZeroAt(directory, "other", sharedIdentity, 8192));
+
+        Assert.Equal(shared, File.ReadAllBytes(_dir.PathOf("shared")));
+        Assert.Equal(shared, File.ReadAllBytes(_dir.PathOf("elsewhere")));
+        Assert.Equal(other, File.ReadAllBytes(_dir.PathOf("other")));
+    }
+
+    [Fact]
+    public void UnlinkThenZeroAt_removes_a_symbolic_link_and_never_its_target()
+    {
+        var target = _dir.PathOf("target");
+        File.WriteAllText(target, "keep");
+        File.CreateSymbolicLink(_dir.PathOf("link"), target);
+        using var directory = PosixFile.OpenDirectoryNoFollow(_dir.Path);
+
+        Assert.Equal(UnlinkOutcome.Removed, PosixFile.UnlinkThenZeroAt(directory, "link", PosixFile.GetLinkStatusAt(directory, "link").Identity, 8192));
+
+        Assert.False(Path.Exists(_dir.PathOf("link")));
+        Assert.Equal("keep", File.ReadAllText(target));
+    }
+
+    [Fact]
+    public void OpenParentDirectory_goes_to_the_real_parent_and_stops_at_the_root()
+    {
+        var real = Directory.CreateDirectory(_dir.PathOf("real/child")).FullName;
+        File.CreateSymbolicLink(_dir.PathOf("shortcut"), real);
+        using var child = PosixFile.OpenDirectoryNoFollow(_dir.PathOf("real/child"));
+        using var root = PosixFile.OpenDirectoryNoFollow("/");
+
+        using var parent = PosixFile.OpenParentDirectory(child);
+        using var aboveRoot = PosixFile.OpenParentDirectory(root);
+
+        Assert.Equal(PosixFile.GetLinkStatus(_dir.PathOf("real")).Identity, PosixFile.GetStatus(parent).Identity);
+        Assert.Equal(_dir.PathOf("real"), PosixFile.DescribeOpenPath(parent));
+        Assert.Equal(PosixFile.GetStatus(root).Identity, PosixFile.GetStatus(aboveRoot).Identity);
+    }
+
+    [Fact]
+    public void OpenDirectoryAtNoFollow_refuses_a_symlinked_subdirectory()
+    {
+        Directory.CreateDirectory(_dir.PathOf("sub"));
+        File.CreateSymbolicLink(_dir.PathOf("sub-link"), _dir.PathOf("sub"));
+        using var directory = PosixFile.OpenDirectoryNoFollow(_dir.Path);
+
+        Assert.Throws<SymbolicLinkRefusedException>(() => PosixFile.OpenDirectoryAtNoFollow(directory, "sub-link"));
+        using var sub = PosixFile.OpenDirectoryAtNoFollow(directory, "sub");
+        Assert.Equal(PosixFileType.Directory, PosixFile.GetStatus(sub).Type);
+    }
+
+    [Fact]
+    public void CreateExclusiveAt_creates_inside_the_open_directory_and_never_through_a_link()
+    {
+        var sub = Directory.CreateDirectory(_dir.PathOf("sub")).FullName;
+        using var directory = PosixFile.OpenDirectoryNoFollow(sub);
+        var target = _dir.PathOf("would-be-created");
+        File.CreateSymbolicLink(Path.Combine(sub, "planted"), target);
+
+        var identity = PosixFile.CreateExclusiveAt(directory, "new.key", [1, 2, 3], UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var exists = Assert.Throws<IOException>(() => PosixFile.CreateExclusiveAt(directory, "new.key", [9], UnixFileMode.UserRead));
+        Assert.ThrowsAny<IOException>(() => PosixFile.CreateExclusiveAt(directory, "planted", [9], UnixFileMode.UserRead));
+
+        Assert.Equal([1, 2, 3], File.ReadAllBytes(Path.Combine(sub, "new.key")));
+        Assert.Equal("600", StatWitness(Path.Combine(sub, "new.key"), "%a"));
+        Assert.Equal(identity, PosixFile.GetLinkStatus(Path.Combine(sub, "new.key")).Identity);
+        Assert.Contains("File exists", exists.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(target));
+    }
+
+    private static byte[] RandomBytes(int length)
+    {
+        var bytes = new byte[length];
+        Random.Shared.NextBytes(bytes);
+        return bytes;
+    }
+
+    private static byte[] ReadAll(Microsoft.Win32.SafeHandles.SafeFileHandle file, int length)
+    {
+        var bytes = new byte[length];
+        Assert.Equal(length, RandomAccess.Read(file, bytes, 0));
+        return bytes;
+    }
+
     private static string StatWitness(string path, string format) =>
         ToolRunner.Run("stat", "-c", format, path).EnsureSuccess("stat").StandardOutput.Trim();
 }

@@ -72,7 +72,7 @@ public sealed class UsbKeyPresentationTests(FatImageFixture images) : IDisposabl
     }
 
     [Fact]
-    public void Names_that_collide_in_letter_case_anywhere_on_the_stick_are_both_refused()
+    public void Different_keys_under_one_name_in_two_folders_are_both_refused_naming_the_real_conflict()
     {
         var stick = new KeyStickImage(_directory.PathOf("collide.img"))
             .Add("luks-alice.1.key", "alice\n"u8)
@@ -82,9 +82,29 @@ public sealed class UsbKeyPresentationTests(FatImageFixture images) : IDisposabl
         using var presentation = UsbKeyPresentation.Read(stick.Path);
 
         Assert.Equal(["alice"], Holders(presentation));
-        var rejected = presentation.Report.Rejected;
-        Assert.Equal(["backup/LUKS-CAROL.KEY", "luks-carol.key"], rejected.Select(r => r.Name).Order(StringComparer.Ordinal));
-        Assert.All(rejected, r => Assert.StartsWith("ambiguous", r.Reason, StringComparison.Ordinal));
+        var reasons = presentation.Report.Rejected.ToDictionary(r => r.Name, r => r.Reason);
+        Assert.Equal(["backup/LUKS-CAROL.KEY", "luks-carol.key"], reasons.Keys.Order(StringComparer.Ordinal));
+        Assert.StartsWith("conflict: backup/LUKS-CAROL.KEY has the same file name (letter case aside), so names the same holder and slot, but holds a different key", reasons["luks-carol.key"], StringComparison.Ordinal);
+        Assert.StartsWith("conflict: luks-carol.key has the same file name", reasons["backup/LUKS-CAROL.KEY"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_same_key_in_two_folders_is_one_key_and_no_conflict()
+    {
+        var stick = new KeyStickImage(_directory.PathOf("copies.img"))
+            .Add("luks-carol.key", "carol\n"u8)
+            .Add("backup/LUKS-CAROL.KEY", "carol\n"u8)
+            .Add("old/luks-carol.key", "carol\n"u8);
+
+        using var presentation = UsbKeyPresentation.Read(stick.Path);
+
+        var key = Assert.Single(presentation.Keys);
+        Assert.Equal("LUKS-CAROL.KEY", Path.GetFileName(key.Source));   // the first in path order
+        Assert.True(key.Secret.Span.SequenceEqual("carol\n"u8));
+        Assert.Empty(presentation.Report.Rejected);
+        Assert.Equal(
+            ["luks-carol.key (the same key as backup/LUKS-CAROL.KEY, used once)", "old/luks-carol.key (the same key as backup/LUKS-CAROL.KEY, used once)"],
+            presentation.Report.Ignored);
     }
 
     [Fact]

@@ -77,9 +77,16 @@ public sealed class HostDoctor(string connectUri)
         {
             using (domain)
             {
-                if (domain.Autostart && DomainDiskDiscovery.FindEncryptedDisks(domain.Name, domain.GetXml(inactive: true)).Disks.Count > 0)
+                try
                 {
-                    offenders.Add(domain.Name);
+                    if (domain.Autostart && DomainDiskDiscovery.FindEncryptedDisks(domain.Name, domain.GetXml(inactive: true)).Disks.Count > 0)
+                    {
+                        offenders.Add(domain.Name);
+                    }
+                }
+                catch (DomainNotFoundException)
+                {
+                    // Undefined between the listing and this look: it autostarts nothing.
                 }
             }
         }

@@ -9,7 +9,8 @@ namespace LuksVirt.Core.Doctor;
 /// <summary>
 /// Checks what LuksVirt needs on this host: libvirt and QEMU (for the native backend),
 /// libcryptsetup, device-mapper with dm-crypt (for the dmcrypt backend), the kernel crypto API
-/// and AES instructions (for speed), and guests whose encrypted disks would be autostarted.
+/// and AES instructions (for speed), guests whose encrypted disks would be autostarted, and how
+/// keys are kept in memory.
 /// </summary>
 public sealed class HostDoctor(string connectUri)
 {
@@ -22,6 +23,7 @@ public sealed class HostDoctor(string connectUri)
         checks.Add(CheckDeviceMapper());
         checks.Add(CheckKernelCryptoApi());
         checks.Add(CheckAesInstructions());
+        checks.Add(KeyMemoryCheck.Run());
         return new DoctorReport(checks);
     }
 
@@ -75,9 +77,16 @@ public sealed class HostDoctor(string connectUri)
         {
             using (domain)
             {
-                if (domain.Autostart && DomainDiskDiscovery.FindEncryptedDisks(domain.Name, domain.GetXml(inactive: true)).Disks.Count > 0)
+                try
                 {
-                    offenders.Add(domain.Name);
+                    if (domain.Autostart && DomainDiskDiscovery.FindEncryptedDisks(domain.Name, domain.GetXml(inactive: true)).Disks.Count > 0)
+                    {
+                        offenders.Add(domain.Name);
+                    }
+                }
+                catch (DomainNotFoundException)
+                {
+                    // Undefined between the listing and this look: it autostarts nothing.
                 }
             }
         }

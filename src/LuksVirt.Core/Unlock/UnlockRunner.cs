@@ -65,6 +65,12 @@ public sealed class UnlockRunner(UnlockOptions options, ActivityLog log)
         }
 
         var state = loaded.State;
+        var unlockedKeys = keys.Count(k => !k.Secret.IsMemoryLocked);
+        if (unlockedKeys > 0)
+        {
+            log.Warning($"{unlockedKeys} key(s) held in memory the kernel would not lock (RLIMIT_MEMLOCK, no CAP_IPC_LOCK): they work, but may reach swap; luksvirt doctor shows the limit and the fix");
+        }
+
         log.Info($"unlock: {inventory.Guests.Count} guest(s) in scope, {keys.Count} key(s) presented{(options.DryRun ? ", dry run" : "")}");
 
         lock (_problems)

@@ -22,8 +22,8 @@ public sealed record FatReaderLimits
     public long MaxBytesRead { get; init; } = 64L * 1024 * 1024;
 
     /// <summary>Upper bound on the size of a file <see cref="FatVolume.ReadFile"/> returns,
-    /// whatever the caller asks for.</summary>
-    public int MaxFileSize { get; init; } = 1024 * 1024;
+    /// whatever the caller asks for: the key limit, so a stick holds every key file cryptsetup accepts.</summary>
+    public int MaxFileSize { get; init; } = LuksVirt.Secrets.SecretBuffer.MaxKeyLength;
 
     internal void Validate()
     {

@@ -17,11 +17,13 @@ internal static partial class Interop
             internal const int EBADF = 9;
             internal const int EAGAIN = 11;
             internal const int EWOULDBLOCK = EAGAIN;
+            internal const int ENOMEM = 12;
             internal const int EACCES = 13;
             internal const int EEXIST = 17;
             internal const int ENOTDIR = 20;
             internal const int EINVAL = 22;
             internal const int ERANGE = 34;
+            internal const int ENOSYS = 38;
             internal const int ELOOP = 40;
         }
 

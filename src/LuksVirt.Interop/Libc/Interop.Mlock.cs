@@ -6,33 +6,12 @@ internal static partial class Interop
 {
     internal static partial class Libc
     {
+        // mlock is per page and not counted: munlock of any byte of a page unlocks the whole page,
+        // whoever else locked it. Callers lock only pages they alone own (see SecretPages).
         [LibraryImport(Libraries.Libc, EntryPoint = "mlock", SetLastError = true)]
-        internal static unsafe partial int Mlock(void* address, nuint length);
+        internal static partial int Mlock(nint address, nuint length);
 
         [LibraryImport(Libraries.Libc, EntryPoint = "munlock", SetLastError = true)]
-        internal static unsafe partial int Munlock(void* address, nuint length);
-
-        /// <summary>Locks pinned memory into RAM. False when the kernel refuses (RLIMIT_MEMLOCK):
-        /// the buffer still works, it may just reach swap.</summary>
-        internal static unsafe bool TryLockMemory(Span<byte> pinned)
-        {
-            if (pinned.IsEmpty)
-            {
-                return false;
-            }
-
-            fixed (byte* p = pinned)
-            {
-                return Mlock(p, (nuint)pinned.Length) == 0;
-            }
-        }
-
-        internal static unsafe void UnlockMemory(Span<byte> pinned)
-        {
-            fixed (byte* p = pinned)
-            {
-                _ = Munlock(p, (nuint)pinned.Length);
-            }
-        }
+        internal static partial int Munlock(nint address, nuint length);
     }
 }

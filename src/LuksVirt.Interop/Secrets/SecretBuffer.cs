@@ -4,27 +4,33 @@ using Microsoft.Win32.SafeHandles;
 namespace LuksVirt.Secrets;
 
 /// <summary>
-/// The only type that may hold key bytes: a pinned array, mlocked where the kernel allows,
-/// zeroed on dispose. It never becomes a string; <see cref="ToString"/> reveals only the length.
+/// The only type that may hold key bytes: native pages of its own (<see cref="SecretPages"/>:
+/// secret memory or mlock'ed, left out of core dumps, between guard pages), zeroed and unmapped on
+/// dispose. It never becomes a string; <see cref="ToString"/> reveals only the length.
 /// </summary>
+/// <remarks>A span taken from <see cref="Span"/> or <see cref="WritableSpan"/> points into those
+/// pages: it must not be used after the buffer is disposed.</remarks>
 public sealed class SecretBuffer : IDisposable
 {
-    /// <summary>Largest key accepted from any source. Key files are 64 bytes by the classic
-    /// recipe; 8 KiB (cryptsetup's own default key-file limit) leaves ample room.</summary>
-    public const int MaxKeyLength = 8192;
+    /// <summary>Largest key accepted from any source: cryptsetup's own default key-file limit
+    /// (DEFAULT_KEYFILE_SIZE_MAXKB, 8192 KiB; `cryptsetup --help` prints it), so every key file
+    /// cryptsetup accepts by default works here too.</summary>
+    public const int MaxKeyLength = 8 * 1024 * 1024;
 
     private const string Base64UrlAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-    // Pinned so the GC never leaves a stale copy behind when it compacts the heap.
-    private readonly byte[] _bytes;
-    private readonly bool _locked;
-    private bool _disposed;
+    private readonly SecretPages _pages;
+    private readonly int _length;
+
+    private SecretBuffer(SecretPages pages, int length)
+    {
+        _pages = pages;
+        _length = length;
+    }
 
     private SecretBuffer(int length)
+        : this(SecretPages.Allocate(length), length)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(length);
-        _bytes = GC.AllocateArray<byte>(length, pinned: true);
-        _locked = Interop.Libc.TryLockMemory(_bytes);
     }
 
     /// <summary>A zero-filled buffer of <paramref name="length"/> bytes.</summary>
@@ -34,7 +40,7 @@ public sealed class SecretBuffer : IDisposable
     public static SecretBuffer FromRandom(int length)
     {
         var buffer = new SecretBuffer(length);
-        RandomNumberGenerator.Fill(buffer._bytes);
+        RandomNumberGenerator.Fill(buffer.WritableSpan);
         return buffer;
     }
 
@@ -44,11 +50,12 @@ public sealed class SecretBuffer : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(characters, 16);
         var buffer = new SecretBuffer(characters);
+        var bytes = buffer.WritableSpan;
         // 64 symbols divide 256 evenly, so masking a random byte to 6 bits has no bias.
-        RandomNumberGenerator.Fill(buffer._bytes);
-        for (var i = 0; i < buffer._bytes.Length; i++)
+        RandomNumberGenerator.Fill(bytes);
+        for (var i = 0; i < bytes.Length; i++)
         {
-            buffer._bytes[i] = (byte)Base64UrlAlphabet[buffer._bytes[i] & 0x3F];
+            bytes[i] = (byte)Base64UrlAlphabet[bytes[i] & 0x3F];
         }
 
         return buffer;
@@ -58,26 +65,33 @@ public sealed class SecretBuffer : IDisposable
     public static SecretBuffer CopyOf(ReadOnlySpan<byte> source)
     {
         var buffer = new SecretBuffer(source.Length);
-        source.CopyTo(buffer._bytes);
+        source.CopyTo(buffer.WritableSpan);
         return buffer;
     }
 
-    /// <summary>Reads an open file to its end straight into pinned memory. Throws
-    /// <see cref="InvalidDataException"/> when it holds more than <paramref name="maxLength"/>
-    /// bytes or nothing at all; no partial buffer survives a failure.</summary>
+    /// <summary>
+    /// Reads an open file to its end straight into the pages the key is then kept in (no other
+    /// copy). The pages are sized by fstat: the file's size plus one byte, so a file that grows
+    /// while it is read, or one over <paramref name="maxLength"/>, is detected without reading it
+    /// all. Throws <see cref="InvalidDataException"/> when the file is empty, larger than
+    /// <paramref name="maxLength"/> bytes, or grew; no partial buffer survives a failure.
+    /// </summary>
     public static SecretBuffer ReadFrom(SafeFileHandle file, int maxLength = MaxKeyLength)
     {
         ArgumentNullException.ThrowIfNull(file);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxLength, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxLength, MaxKeyLength);
 
-        // One byte more than allowed, so an oversized file is detected without reading it all.
-        var scratch = new SecretBuffer(maxLength + 1);
+        var size = RandomAccess.GetLength(file);
+        var capacity = (int)Math.Min(Math.Max(size, 0) + 1, (long)maxLength + 1);
+        var pages = SecretPages.Allocate(capacity);
         try
         {
+            var target = pages.Span[..capacity];
             var total = 0;
-            while (total < scratch._bytes.Length)
+            while (total < capacity)
             {
-                var read = RandomAccess.Read(file, scratch._bytes.AsSpan(total), total);
+                var read = RandomAccess.Read(file, target[total..], total);
                 if (read == 0)
                 {
                     break;
@@ -96,38 +110,41 @@ public sealed class SecretBuffer : IDisposable
                 throw new InvalidDataException($"the key file is larger than the limit of {maxLength} bytes");
             }
 
-            return CopyOf(scratch._bytes.AsSpan(0, total));
+            if (total == capacity)
+            {
+                throw new InvalidDataException($"the key file grew while it was read (fstat said {size} bytes); read it again once it is complete");
+            }
+
+            return new SecretBuffer(pages, total);
         }
-        finally
+        catch
         {
-            scratch.Dispose();
+            pages.Dispose();
+            throw;
         }
     }
 
-    public int Length => _bytes.Length;
+    public int Length => _length;
 
-    public bool IsDisposed => _disposed;
+    public bool IsDisposed => _pages.IsDisposed;
 
-    /// <summary>True when the buffer was locked into RAM (mlock), so it cannot reach swap.</summary>
-    public bool IsMemoryLocked => _locked;
+    /// <summary>True when the kernel keeps the bytes in RAM (secret memory or mlock), so they
+    /// cannot reach swap. False only where it refused to lock them (RLIMIT_MEMLOCK).</summary>
+    public bool IsMemoryLocked => _pages.Kind != SecretMemoryKind.UnlockedPages;
+
+    /// <summary>How the kernel keeps the bytes: what <c>luksvirt doctor</c> reports.</summary>
+    public SecretMemoryKind MemoryKind => _pages.Kind;
 
     /// <summary>The key bytes. Throws <see cref="ObjectDisposedException"/> after dispose.</summary>
-    public ReadOnlySpan<byte> Span
-    {
-        get
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            return _bytes;
-        }
-    }
+    public ReadOnlySpan<byte> Span => WritableSpan;
 
     /// <summary>Writable view for sources that fill the buffer in place.</summary>
     public Span<byte> WritableSpan
     {
         get
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            return _bytes;
+            ObjectDisposedException.ThrowIf(_pages.IsDisposed, this);
+            return _pages.Span[.._length];
         }
     }
 
@@ -141,23 +158,15 @@ public sealed class SecretBuffer : IDisposable
         return CryptographicOperations.FixedTimeEquals(Span, other.Span);
     }
 
-    public override string ToString() => _disposed ? "SecretBuffer(disposed)" : $"SecretBuffer({_bytes.Length} bytes)";
+    public override string ToString() => IsDisposed ? "SecretBuffer(disposed)" : $"SecretBuffer({_length} bytes)";
 
-    public void Dispose()
-    {
-        if (_disposed)
-        {
-            return;
-        }
+    /// <summary>Zeroes the bytes and unmaps their pages. Safe to call more than once.</summary>
+    public void Dispose() => _pages.Dispose();
 
-        _disposed = true;
-        CryptographicOperations.ZeroMemory(_bytes);
-        if (_locked)
-        {
-            Interop.Libc.UnlockMemory(_bytes);
-        }
-    }
+    /// <summary>For tests: disposes exactly as <see cref="Dispose"/> does and returns a copy of the
+    /// buffer's pages taken after they were zeroed and before they were unmapped.</summary>
+    internal byte[] DisposeAndCopyWipedPagesForTests() => _pages.DisposeAndCopyWipedBytes();
 
-    /// <summary>For tests: the pinned array itself, so a test can prove it is zero after dispose.</summary>
-    internal byte[] UnderlyingArrayForTests => _bytes;
+    /// <summary>For tests: where the bytes are, to find their mapping in /proc/self/smaps.</summary>
+    internal nint AddressForTests => _pages.AddressForTests;
 }

@@ -9,6 +9,10 @@ namespace LuksVirt.Cli;
 /// <summary>Questions to the person at the terminal: a new passphrase without echo, a confirmation.</summary>
 internal static class TerminalInput
 {
+    /// <summary>Characters a typed passphrase may have: far beyond what anyone types (cryptsetup
+    /// stops at 512), and not the 8 MiB key-file limit, which would make every prompt allocate 16 MiB.</summary>
+    private const int MaxTypedCharacters = 8192;
+
     /// <summary>True when standard input is a terminal a person can answer on.</summary>
     public static bool IsInteractive => !Console.IsInputRedirected;
 
@@ -50,7 +54,7 @@ internal static class TerminalInput
     {
         Console.Error.Write(prompt);
         // Pinned, so the typed characters are not copied around by the GC; zeroed below.
-        var typed = GC.AllocateArray<char>(SecretBuffer.MaxKeyLength, pinned: true);
+        var typed = GC.AllocateArray<char>(MaxTypedCharacters, pinned: true);
         var length = 0;
         try
         {

@@ -62,7 +62,7 @@ public sealed class KeyDirectorySourceTests : IDisposable
 
         AssertSameBytes(limit, Assert.Single(result.Keys).Secret);
         Assert.Contains("empty", Reason(result, "luks-empty.key"), StringComparison.Ordinal);
-        Assert.Contains("larger than 8192 bytes", Reason(result, "luks-big.key"), StringComparison.Ordinal);
+        Assert.Contains($"larger than {SecretBuffer.MaxKeyLength} bytes", Reason(result, "luks-big.key"), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using System.Text;
 using LuksVirt.Core.Keys;
 using LuksVirt.Core.Unlock;
 using LuksVirt.Core.Usb;
+using LuksVirt.Secrets;
 using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Usb;
@@ -130,20 +131,22 @@ public sealed class UsbKeyPresentationTests(FatImageFixture images) : IDisposabl
     [Fact]
     public void Files_meant_as_keys_but_unusable_are_rejected_with_the_reason_and_others_still_work()
     {
-        var stick = new KeyStickImage(_directory.PathOf("rejects.img"))
+        // Room for a file one byte over the key limit (cryptsetup's 8 MiB).
+        var stick = new KeyStickImage(_directory.PathOf("rejects.img"), sizeKiB: 12 * 1024)
             .Add("luks-alice.1.key", "alice\n"u8)
+            .Add("luks-bob.key", new byte[2 * 1024 * 1024])
             .Add("luks-empty.key", [])
-            .Add("luks-huge.key", new byte[9000])
+            .Add("luks-huge.key", new byte[SecretBuffer.MaxKeyLength + 1])
             .Add("short.key", "abc"u8)
             .Add("luks-bad.99.key", "slot out of range"u8)
             .Add("luks-a b.key", "space"u8);
 
         using var presentation = UsbKeyPresentation.Read(stick.Path);
 
-        Assert.Equal(["alice"], Holders(presentation));
+        Assert.Equal(["alice", "bob"], Holders(presentation));
         var reasons = presentation.Report.Rejected.ToDictionary(r => r.Name, r => r.Reason);
         Assert.Equal("empty (0 bytes)", reasons["luks-empty.key"]);
-        Assert.Equal("larger than 8192 bytes (9000 bytes)", reasons["luks-huge.key"]);
+        Assert.Equal("larger than 8388608 bytes (8388609 bytes)", reasons["luks-huge.key"]);
         Assert.Contains("does not start with \"luks-\"", reasons["short.key"], StringComparison.Ordinal);
         Assert.Contains("slot hint \"99\"", reasons["luks-bad.99.key"], StringComparison.Ordinal);
         Assert.Contains("' '", reasons["luks-a b.key"], StringComparison.Ordinal);

@@ -44,17 +44,18 @@ public static class UsbKeySource
         return Read(device, devicePath, maxDepth);
     }
 
-    /// <summary>Reads the key files of the FAT file system on <paramref name="device"/> (MBR or
-    /// superfloppy); <paramref name="deviceName"/> names it in key sources and messages.</summary>
+    /// <summary>Reads the key files of every FAT file system on <paramref name="device"/>
+    /// (superfloppy, MBR primary and logical partitions, GPT; see <see cref="FatStick"/>);
+    /// <paramref name="deviceName"/> names it in key sources and messages.</summary>
     public static UsbKeyReadResult Read(IBlockSource device, string deviceName, int maxDepth = DefaultMaxDepth)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentException.ThrowIfNullOrEmpty(deviceName);
         CheckDepth(maxDepth);
 
-        var volume = FatVolume.OpenDevice(device);
+        var stick = FatStick.Open(device);
         // Sorted, so keys and reports come in the same order on every run.
-        var files = volume.EnumerateEntries(maxDepth).Where(e => !e.IsDirectory).OrderBy(e => e.Path, StringComparer.Ordinal).ToList();
+        var files = stick.EnumerateFiles(maxDepth).OrderBy(e => e.Path, StringComparer.Ordinal).ToList();
         var rejected = new List<RejectedKeyFile>();
         var ignored = new List<string>();
         var ignoredNotListed = 0;
@@ -97,7 +98,7 @@ public static class UsbKeySource
                     continue;
                 }
 
-                var key = TryReadKeyFile(volume, entry, out var reason);
+                var key = TryReadKeyFile(stick, entry, out var reason);
                 if (key is null)
                 {
                     rejected.Add(new RejectedKeyFile(path, reason!));
@@ -114,7 +115,12 @@ public static class UsbKeySource
             throw;
         }
 
-        return new UsbKeyReadResult(deviceName, new KeySet(keys), rejected, ignored, ignoredNotListed);
+        return new UsbKeyReadResult(deviceName, new KeySet(keys), rejected, ignored, ignoredNotListed)
+        {
+            // Damaged entries and partitions passed over; their paths come from the stick.
+            Skipped = [.. stick.Skipped.Select(s => s with { Where = KeyFileName.Sanitize(s.Where) })],
+            SkippedNotListed = stick.SkippedNotListed,
+        };
     }
 
     private static void CheckDepth(int maxDepth)
@@ -128,7 +134,7 @@ public static class UsbKeySource
 
     /// <summary>The key of one allow-listed file, or null with the reason it was refused. A
     /// damaged file is refused alone; a failing device (any other I/O error) ends the whole read.</summary>
-    private static SecretBuffer? TryReadKeyFile(FatVolume volume, FatFileEntry entry, out string? reason)
+    private static SecretBuffer? TryReadKeyFile(FatStick stick, FatFileEntry entry, out string? reason)
     {
         if (entry.Size == 0)
         {
@@ -145,7 +151,7 @@ public static class UsbKeySource
         try
         {
             reason = null;
-            return volume.ReadFile(entry, SecretBuffer.MaxKeyLength);
+            return stick.ReadFile(entry, SecretBuffer.MaxKeyLength);
         }
         catch (FatFormatException e)
         {

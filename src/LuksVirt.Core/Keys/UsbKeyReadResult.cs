@@ -1,3 +1,5 @@
+using LuksVirt.Core.Usb;
+
 namespace LuksVirt.Core.Keys;
 
 /// <summary>
@@ -21,6 +23,14 @@ public sealed class UsbKeyReadResult(string device, KeySet keys, IReadOnlyList<R
 
     /// <summary>Ignored files beyond those listed in <see cref="Ignored"/>.</summary>
     public int IgnoredNotListed { get; } = ignoredNotListed;
+
+    /// <summary>What the reader passed over so that the rest could be read (damaged directory
+    /// entries, partitions without FAT, a truncated tail), with the reason; at most
+    /// <see cref="FatVolume.MaxSkippedListed"/>, paths sanitised.</summary>
+    public IReadOnlyList<SkippedOnStick> Skipped { get; init; } = [];
+
+    /// <summary>Skipped items beyond those listed in <see cref="Skipped"/>.</summary>
+    public int SkippedNotListed { get; init; }
 
     public void Dispose() => Keys.Dispose();
 }

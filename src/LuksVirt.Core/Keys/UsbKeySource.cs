@@ -7,7 +7,7 @@ using Microsoft.Win32.SafeHandles;
 namespace LuksVirt.Core.Keys;
 
 /// <summary>
-/// Keys on a USB stick (or an image of one), read in user space by <see cref="FatVolume"/>: the
+/// Keys on a USB stick (or an image of one), read in user space by <see cref="FatStick"/>: the
 /// stick is never mounted, so the kernel never parses its file system, and nothing is ever
 /// written to it. Key files follow the key directory's naming rules
 /// (<see cref="KeyFileName"/>) and may sit anywhere up to a depth limit below the root. Files
@@ -45,17 +45,18 @@ public static class UsbKeySource
         return Read(device, devicePath, maxDepth);
     }
 
-    /// <summary>Reads the key files of the FAT file system on <paramref name="device"/> (MBR or
-    /// superfloppy); <paramref name="deviceName"/> names it in key sources and messages.</summary>
+    /// <summary>Reads the key files of every FAT file system on <paramref name="device"/>
+    /// (superfloppy, MBR primary and logical partitions, GPT; see <see cref="FatStick"/>);
+    /// <paramref name="deviceName"/> names it in key sources and messages.</summary>
     public static UsbKeyReadResult Read(IBlockSource device, string deviceName, int maxDepth = DefaultMaxDepth)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentException.ThrowIfNullOrEmpty(deviceName);
         CheckDepth(maxDepth);
 
-        var volume = FatVolume.OpenDevice(device);
+        var stick = FatStick.Open(device);
         // Sorted, so keys and reports come in the same order on every run.
-        var files = volume.EnumerateEntries(maxDepth).Where(e => !e.IsDirectory).OrderBy(e => e.Path, StringComparer.Ordinal).ToList();
+        var files = stick.EnumerateFiles(maxDepth).OrderBy(e => e.Path, StringComparer.Ordinal).ToList();
         var rejected = new List<RejectedKeyFile>();
         var ignored = new List<string>();
         var ignoredNotListed = 0;
@@ -98,7 +99,7 @@ public static class UsbKeySource
             foreach (var (entry, holder, slot) in candidates)
             {
                 var path = KeyFileName.Sanitize(entry.Path);
-                var key = TryReadKeyFile(volume, entry, out var reason);
+                var key = TryReadKeyFile(stick, entry, out var reason);
                 if (key is null)
                 {
                     rejected.Add(new RejectedKeyFile(path, reason!));
@@ -126,7 +127,12 @@ public static class UsbKeySource
             throw;
         }
 
-        return new UsbKeyReadResult(deviceName, new KeySet(keys), rejected, ignored, ignoredNotListed);
+        return new UsbKeyReadResult(deviceName, new KeySet(keys), rejected, ignored, ignoredNotListed)
+        {
+            // Damaged entries and partitions passed over; their paths come from the stick.
+            Skipped = [.. stick.Skipped.Select(s => s with { Where = KeyFileName.Sanitize(s.Where) })],
+            SkippedNotListed = stick.SkippedNotListed,
+        };
     }
 
     /// <summary>The folder part of a '/'-separated path from the stick's root ("" for the root).</summary>
@@ -147,7 +153,7 @@ public static class UsbKeySource
 
     /// <summary>The key of one allow-listed file, or null with the reason it was refused. A
     /// damaged file is refused alone; a failing device (any other I/O error) ends the whole read.</summary>
-    private static SecretBuffer? TryReadKeyFile(FatVolume volume, FatFileEntry entry, out string? reason)
+    private static SecretBuffer? TryReadKeyFile(FatStick stick, FatFileEntry entry, out string? reason)
     {
         if (entry.Size == 0)
         {
@@ -164,7 +170,7 @@ public static class UsbKeySource
         try
         {
             reason = null;
-            return volume.ReadFile(entry, SecretBuffer.MaxKeyLength);
+            return stick.ReadFile(entry, SecretBuffer.MaxKeyLength);
         }
         catch (FatFormatException e)
         {

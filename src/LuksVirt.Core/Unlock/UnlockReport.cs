@@ -60,7 +60,15 @@ public sealed record GuestReport(
 
 public sealed record RejectedKeyReport(string Name, string Reason);
 
-public sealed record KeysReport(int Presented, IReadOnlyList<RejectedKeyReport> Rejected, IReadOnlyList<string> Ignored, bool Deleted);
+/// <summary>Something a key stick's reader passed over so the rest could be read (a damaged
+/// directory entry, a partition without FAT), and why.</summary>
+public sealed record SkippedReport(string Where, string Reason);
+
+public sealed record KeysReport(int Presented, IReadOnlyList<RejectedKeyReport> Rejected, IReadOnlyList<string> Ignored, bool Deleted)
+{
+    /// <summary>What a stick's reader skipped; empty for a key directory.</summary>
+    public IReadOnlyList<SkippedReport> Skipped { get; init; } = [];
+}
 
 public sealed record UnlockTotals(int KeyDerivations, long WallMilliseconds, int GuestsRunning, int GuestsInScope);
 

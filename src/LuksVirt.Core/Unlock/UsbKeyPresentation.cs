@@ -35,7 +35,12 @@ public sealed class UsbKeyPresentation : IKeyPresentation
         _read.IgnoredNotListed == 0
             ? _read.Ignored
             : [.. _read.Ignored, string.Create(CultureInfo.InvariantCulture, $"({_read.IgnoredNotListed} more file(s) not listed)")],
-        Deleted: false);
+        Deleted: false)
+    {
+        Skipped = _read.SkippedNotListed == 0
+            ? [.. _read.Skipped.Select(s => new SkippedReport(s.Where, s.Reason))]
+            : [.. _read.Skipped.Select(s => new SkippedReport(s.Where, s.Reason)), new SkippedReport("...", string.Create(CultureInfo.InvariantCulture, $"{_read.SkippedNotListed} more skipped item(s) not listed"))],
+    };
 
     /// <summary>Does nothing: a stick is never written to.</summary>
     public void WipeSource()

@@ -20,6 +20,8 @@ public sealed class BlockSourceSlice : IBlockSource
 
     public long Length { get; }
 
+    public int? LogicalSectorSize => _inner.LogicalSectorSize;
+
     public int Read(long offset, Span<byte> destination)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);

@@ -5,8 +5,10 @@ namespace LuksVirt.Core.Usb;
 
 /// <summary>
 /// The BIOS parameter block of a FAT volume, validated field by field (Microsoft's "FAT: General
-/// Overview of On-Disk Format", sections 3 and 4), and the layout derived from it. Everything
-/// later code computes from these numbers stays inside the device.
+/// Overview of On-Disk Format", sections 3 and 4), and the layout derived from it. A volume may
+/// claim more bytes than the device holds (a truncated image, a stick that reports less than its
+/// file system): it is read as far as the device goes, and every read past the end fails for
+/// that one structure or file (<see cref="VolumeReader"/> checks each).
 /// </summary>
 internal sealed class FatBootSector
 {
@@ -56,8 +58,13 @@ internal sealed class FatBootSector
 
     public long DataOffset { get; private init; }
 
-    /// <summary>Bytes the file system claims, all of which lie on the device.</summary>
+    /// <summary>Bytes the file system claims; more than <see cref="DeviceLength"/> when truncated.</summary>
     public long VolumeLength { get; private init; }
+
+    /// <summary>Bytes the device (or partition) holds.</summary>
+    public long DeviceLength { get; private init; }
+
+    public bool IsTruncated => VolumeLength > DeviceLength;
 
     public long ClusterOffset(uint cluster)
     {
@@ -158,12 +165,9 @@ internal sealed class FatBootSector
             throw new FatFormatException("boot sector: total sector count is 0");
         }
 
-        // All of these are products of at most 32-bit and 16-bit values: they fit a long.
+        // All of these are products of at most 32-bit and 16-bit values: they fit a long. A
+        // volume longer than the device is read as far as it goes (IsTruncated).
         var volumeLength = totalSectors * bytesPerSector;
-        if (volumeLength > deviceLength)
-        {
-            throw new FatFormatException($"boot sector: the file system claims {volumeLength} bytes but the device holds only {deviceLength} (truncated image or bad total sector count)");
-        }
 
         long rootDirectorySectors = ((rootEntryCount * DirectoryEntrySize) + bytesPerSector - 1) / bytesPerSector;
         var metadataSectors = reservedSectors + (numberOfFats * fatSize) + rootDirectorySectors;
@@ -255,6 +259,7 @@ internal sealed class FatBootSector
             RootCluster = type == FatType.Fat32 ? rootCluster : 0,
             DataOffset = metadataSectors * bytesPerSector,
             VolumeLength = volumeLength,
+            DeviceLength = deviceLength,
         };
     }
 

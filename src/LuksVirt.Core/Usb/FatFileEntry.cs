@@ -4,8 +4,9 @@ namespace LuksVirt.Core.Usb;
 /// these; its <see cref="FatVolume.ReadFile"/> still re-checks everything the entry claims.</summary>
 public sealed class FatFileEntry
 {
-    internal FatFileEntry(string directoryPath, string name, string shortName, long size, FatAttributes attributes, uint firstCluster)
+    internal FatFileEntry(FatVolume volume, string directoryPath, string name, string shortName, long size, FatAttributes attributes, uint firstCluster)
     {
+        Volume = volume;
         DirectoryPath = directoryPath;
         Name = name;
         ShortName = shortName;
@@ -21,7 +22,8 @@ public sealed class FatFileEntry
     /// <summary>The 8.3 name as stored, e.g. "LUKS-A~1.KEY" (case flags not applied).</summary>
     public string ShortName { get; }
 
-    /// <summary>The containing directory, '/'-separated, "" for the root.</summary>
+    /// <summary>The containing directory, '/'-separated, "" for the root (on a stick with several
+    /// FAT partitions the root is the partition's name, e.g. "partition 2").</summary>
     public string DirectoryPath { get; }
 
     /// <summary>'/'-separated path from the root, without a leading '/': "keys/luks-alice.1.key".</summary>
@@ -35,6 +37,9 @@ public sealed class FatFileEntry
     public FatAttributes Attributes { get; }
 
     public bool IsDirectory => (Attributes & FatAttributes.Directory) != 0;
+
+    /// <summary>The volume whose listing holds this entry: its clusters mean nothing elsewhere.</summary>
+    internal FatVolume Volume { get; }
 
     internal uint FirstCluster { get; }
 

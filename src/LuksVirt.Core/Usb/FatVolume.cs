@@ -4,9 +4,11 @@ namespace LuksVirt.Core.Usb;
 
 /// <summary>
 /// A FAT12/16/32 file system read in user space, defensively: the stick is never mounted, so the
-/// kernel never parses it, and this reader trusts none of its bytes. Every failure is a
-/// <see cref="FatFormatException"/> naming the damaged structure; work and memory are bounded
-/// by <see cref="FatReaderLimits"/>. Not thread-safe: one volume per reader.
+/// kernel never parses it, and this reader trusts none of its bytes. A damaged directory entry
+/// or directory is skipped and listed in <see cref="Skipped"/>, the rest is still read; a bad
+/// boot sector or a breached <see cref="FatReaderLimits"/> bound is a
+/// <see cref="FatFormatException"/> for the whole volume, a damaged file one for that file.
+/// Not thread-safe: one volume per reader.
 /// </summary>
 public sealed class FatVolume
 {
@@ -17,6 +19,7 @@ public sealed class FatVolume
 
     // Clusters of all directories, from the latest listing: a file cross-linked into one is refused.
     private HashSet<uint> _directoryClusters = [];
+    private SkippedList _skipped = new();
 
     private FatVolume(VolumeReader reader, FatBootSector boot, FatReaderLimits limits)
     {
@@ -32,34 +35,51 @@ public sealed class FatVolume
 
     public int BytesPerCluster => _boot.BytesPerCluster;
 
+    /// <summary>The file system claims more bytes than the device (or partition) holds: it is read
+    /// as far as the device goes, and files beyond the end are refused one by one.</summary>
+    public bool IsTruncated => _boot.IsTruncated;
+
     /// <summary>Bytes read from the device so far, counted against <see cref="FatReaderLimits.MaxBytesRead"/>.</summary>
     public long BytesRead => _reader.BytesRead;
+
+    /// <summary>What the latest listing skipped (at most <see cref="MaxSkippedListed"/>, the rest
+    /// counted in <see cref="SkippedNotListed"/>), the truncation of the volume first.</summary>
+    public IReadOnlyList<SkippedOnStick> Skipped => _skipped.Items;
+
+    public int SkippedNotListed => _skipped.NotListed;
+
+    /// <summary>Skipped items kept in <see cref="Skipped"/>; more are only counted.</summary>
+    public static int MaxSkippedListed => SkippedList.MaxListed;
 
     /// <summary>Opens the file system that starts at byte 0 of <paramref name="volume"/> (a
     /// partition, or a superfloppy stick). Validates the boot sector.</summary>
     public static FatVolume Open(IBlockSource volume, FatReaderLimits? limits = null)
     {
-        ArgumentNullException.ThrowIfNull(volume);
         limits ??= FatReaderLimits.Default;
         limits.Validate();
+        return Open(volume, limits, new ReadBudget(limits.MaxBytesRead));
+    }
 
-        var reader = new VolumeReader(volume, limits.MaxBytesRead);
+    /// <summary>Opens a volume whose reads count against a budget shared with the rest of the stick.</summary>
+    internal static FatVolume Open(IBlockSource volume, FatReaderLimits limits, ReadBudget budget)
+    {
+        ArgumentNullException.ThrowIfNull(volume);
+        var reader = new VolumeReader(volume, budget);
         Span<byte> sector = stackalloc byte[FatBootSector.MinimumSectorSize];
         reader.ReadExactly(0, sector, "the boot sector");
         return new FatVolume(reader, FatBootSector.Parse(sector, volume.Length), limits);
     }
 
-    /// <summary>Opens the FAT file system of a whole stick: the first FAT partition of its MBR,
-    /// or the stick itself when it has no partition table (see <see cref="VolumeLocator"/>).</summary>
-    public static FatVolume OpenDevice(IBlockSource device, FatReaderLimits? limits = null)
-    {
-        var location = VolumeLocator.Locate(device);
-        return Open(new BlockSourceSlice(device, location.Offset, location.Length), limits);
-    }
+    /// <summary>Opens the first FAT file system of a whole stick: the stick itself when it has no
+    /// partition table, else the first partition (MBR primary or logical, or GPT) that holds one
+    /// (see <see cref="FatStick"/>, which opens them all).</summary>
+    public static FatVolume OpenDevice(IBlockSource device, FatReaderLimits? limits = null) =>
+        FatStick.Open(device, limits).Volumes[0].Volume;
 
     /// <summary>Every file and directory below the root (not "." and "..", deleted entries or
-    /// the volume label), breadth first.</summary>
-    public IReadOnlyList<FatFileEntry> EnumerateEntries() => Scan(int.MaxValue);
+    /// the volume label), breadth first; damaged entries and directories are left out and listed
+    /// in <see cref="Skipped"/>.</summary>
+    public IReadOnlyList<FatFileEntry> EnumerateEntries() => Scan(int.MaxValue, rootPath: string.Empty);
 
     /// <summary>
     /// Entries at most <paramref name="maxDepth"/> directory levels below the root (0: the root's
@@ -69,16 +89,26 @@ public sealed class FatVolume
     public IReadOnlyList<FatFileEntry> EnumerateEntries(int maxDepth)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxDepth);
-        return Scan(maxDepth);
+        return Scan(maxDepth, rootPath: string.Empty);
     }
 
-    private List<FatFileEntry> Scan(int maxDepth)
+    /// <summary>As <see cref="EnumerateEntries(int)"/>, with every path under
+    /// <paramref name="rootPath"/> (the partition's name on a stick with several FAT partitions).</summary>
+    internal List<FatFileEntry> Scan(int maxDepth, string rootPath)
     {
-        var (entries, directoryClusters) = DirectoryTreeScanner.Scan(_reader, _fat, _boot, _limits, maxDepth);
-        _directoryClusters = directoryClusters;
-        return entries;
-    }
+        var listing = DirectoryTreeScanner.Scan(this, _reader, _fat, _boot, _limits, maxDepth, rootPath);
+        _directoryClusters = listing.DirectoryClusters;
+        _skipped = new SkippedList();
+        if (_boot.IsTruncated)
+        {
+            _skipped.Add(
+                rootPath.Length == 0 ? "/" : rootPath + "/",
+                $"the file system claims {_boot.VolumeLength} bytes but the device holds only {_boot.DeviceLength} (a truncated image, or a stick that reports less than it holds): what lies beyond is skipped, files there are refused one by one");
+        }
 
+        _skipped.AddRange(listing.Skipped.Items, listing.Skipped.NotListed);
+        return listing.Entries;
+    }
     /// <summary>Every file (no directories) below the root, with its full path.</summary>
     public IReadOnlyList<FatFileEntry> EnumerateFiles() => [.. EnumerateEntries().Where(entry => !entry.IsDirectory)];
 
@@ -95,6 +125,12 @@ public sealed class FatVolume
         if (entry.IsDirectory)
         {
             throw new ArgumentException($"\"{entry.Path}\" is a directory", nameof(entry));
+        }
+
+        if (entry.Volume != this)
+        {
+            // Its cluster numbers would name another volume's clusters here.
+            throw new ArgumentException($"\"{entry.Path}\" belongs to another volume", nameof(entry));
         }
 
         var what = $"file \"{entry.Path}\"";

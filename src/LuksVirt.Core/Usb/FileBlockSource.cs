@@ -1,3 +1,4 @@
+using LuksVirt.Libc;
 using Microsoft.Win32.SafeHandles;
 
 namespace LuksVirt.Core.Usb;
@@ -14,11 +15,12 @@ public sealed class FileBlockSource : IBlockSource, IDisposable
     private readonly SafeFileHandle _handle;
     private readonly bool _ownsHandle;
 
-    private FileBlockSource(SafeFileHandle handle, long length, bool ownsHandle)
+    private FileBlockSource(SafeFileHandle handle, long length, int? logicalSectorSize, bool ownsHandle)
     {
         _handle = handle;
         _ownsHandle = ownsHandle;
         Length = length;
+        LogicalSectorSize = logicalSectorSize;
     }
 
     /// <summary>Opens <paramref name="path"/> read-only and measures it. The open blocks if the
@@ -42,14 +44,19 @@ public sealed class FileBlockSource : IBlockSource, IDisposable
     /// <summary>Reads through a handle the caller opened (e.g. with O_NONBLOCK and checked with
     /// fstat to be a block device or regular file); the caller keeps owning it unless
     /// <paramref name="ownsHandle"/>. A block device is measured by probing for its last
-    /// readable byte, since fstat reports 0 there.</summary>
+    /// readable byte, since fstat reports 0 there; its logical sector size comes from sysfs.</summary>
     public static FileBlockSource Open(SafeFileHandle handle, bool ownsHandle = false)
     {
         ArgumentNullException.ThrowIfNull(handle);
-        return new FileBlockSource(handle, MeasureLength(handle), ownsHandle);
+        var status = PosixFile.GetStatus(handle);
+        int? sectorSize = status.Type == PosixFileType.BlockDevice ? BlockDeviceSectorSize.Of(status.RawDevice) : null;
+        return new FileBlockSource(handle, MeasureLength(handle), sectorSize, ownsHandle);
     }
 
     public long Length { get; }
+
+    /// <summary>For a block device, what the kernel reports; null for an image file.</summary>
+    public int? LogicalSectorSize { get; }
 
     public int Read(long offset, Span<byte> destination)
     {

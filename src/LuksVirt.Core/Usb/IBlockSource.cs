@@ -13,4 +13,8 @@ public interface IBlockSource
     /// <paramref name="offset"/>; returns how many were read, fewer only at the end of the source
     /// (0 at or past it).</summary>
     int Read(long offset, Span<byte> destination);
+
+    /// <summary>The logical sector size the device reports (a block device: 512 or 4096), which
+    /// partition tables count in; null when it reports none (an image file).</summary>
+    int? LogicalSectorSize => null;
 }

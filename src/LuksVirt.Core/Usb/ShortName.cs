@@ -20,22 +20,24 @@ internal static class ShortName
         name.SequenceEqual(".          "u8) || name.SequenceEqual("..         "u8);
 
     /// <summary>"NAME.EXT" with trailing spaces dropped; lower case applied from the flags.
-    /// Bytes from 0x7F up (DEL, an OEM code page) become U+FFFD: key names are ASCII.</summary>
-    public static string Decode(ReadOnlySpan<byte> name, byte caseFlags, string where)
+    /// Bytes from 0x7F up (DEL, an OEM code page) become U+FFFD: key names are ASCII. Throws
+    /// <see cref="FatFormatException"/> for an empty name or a control or reserved character; the
+    /// message holds none of the name's bytes (a damaged directory may point at a key).</summary>
+    public static string Decode(ReadOnlySpan<byte> name, byte caseFlags)
     {
         var baseName = name[..8].TrimEnd((byte)' ');
         var extension = name[8..Length].TrimEnd((byte)' ');
         if (baseName.IsEmpty)
         {
-            throw new FatFormatException($"{where}: directory entry with an empty 8.3 name");
+            throw new FatFormatException("the 8.3 name is empty");
         }
 
         var text = new StringBuilder(12);
-        Append(text, baseName, (caseFlags & LowerCaseBase) != 0, isFirst: true, where);
+        Append(text, baseName, (caseFlags & LowerCaseBase) != 0, isFirst: true);
         if (!extension.IsEmpty)
         {
             text.Append('.');
-            Append(text, extension, (caseFlags & LowerCaseExtension) != 0, isFirst: false, where);
+            Append(text, extension, (caseFlags & LowerCaseExtension) != 0, isFirst: false);
         }
 
         return text.ToString();
@@ -53,7 +55,7 @@ internal static class ShortName
         return sum;
     }
 
-    private static void Append(StringBuilder text, ReadOnlySpan<byte> part, bool lowerCase, bool isFirst, string where)
+    private static void Append(StringBuilder text, ReadOnlySpan<byte> part, bool lowerCase, bool isFirst)
     {
         for (var i = 0; i < part.Length; i++)
         {
@@ -66,7 +68,7 @@ internal static class ShortName
             if (b < 0x20 || IsForbidden(b))
             {
                 // The byte itself stays out of the message: a damaged directory may point at a key.
-                throw new FatFormatException($"{where}: 8.3 name contains a control or reserved character");
+                throw new FatFormatException("the 8.3 name contains a control or reserved character");
             }
 
             text.Append(b switch

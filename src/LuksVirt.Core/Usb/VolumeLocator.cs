@@ -1,30 +1,47 @@
-using System.Buffers.Binary;
-
 namespace LuksVirt.Core.Usb;
 
 /// <summary>
-/// Finds the FAT file system on a stick: either sector 0 is itself a FAT boot sector
-/// (superfloppy, as <c>mkfs.vfat /dev/sdb</c> makes) or it is an MBR whose first FAT partition
-/// holds it. GPT is refused with a clear message; extended partitions are not followed.
+/// Finds where FAT file systems may lie on a stick: the whole stick when sector 0 is itself a
+/// FAT boot sector (a superfloppy, as <c>mkfs.vfat /dev/sdb</c> makes), else every partition of
+/// its MBR (primary, then logical; <see cref="MbrPartitionTable"/>) or of its GPT
+/// (<see cref="GptPartitionTable"/>), in table order. Partition types are not trusted either
+/// way: <see cref="FatStick"/> opens each partition's boot sector to see.
 /// </summary>
 public static class VolumeLocator
 {
-    /// <summary>MBR addresses count 512-byte sectors (USB sticks have 512-byte logical sectors).</summary>
+    /// <summary>Sector 0 (MBR, boot sector) is read as 512 bytes whatever the sector size.</summary>
     public const int MbrSectorSize = 512;
 
-    private const int PartitionTableOffset = 446;
-    private const int PartitionEntrySize = 16;
-    private const int PartitionEntries = 4;
-    private const byte GptProtective = 0xEE;
+    /// <summary>Logical partitions (extended boot records) followed per stick; the rest of a
+    /// longer chain is skipped and reported.</summary>
+    public const int MaxLogicalPartitions = MbrPartitionTable.MaxLogicalPartitions;
 
-    // FAT12, FAT16 < 32 MiB, FAT16, FAT32 CHS, FAT32 LBA, FAT16 LBA.
-    private static readonly byte[] FatPartitionTypes = [0x01, 0x04, 0x06, 0x0B, 0x0C, 0x0E];
+    /// <summary>Partitions kept from one table.</summary>
+    public const int MaxPartitions = PartitionCollector.MaxPartitions;
 
-    public static FatVolumeLocation Locate(IBlockSource device)
+    /// <summary>
+    /// The partitions of <paramref name="device"/>. Partition tables count sectors of
+    /// <paramref name="logicalSectorSize"/> bytes, or of the size the device reports
+    /// (<see cref="IBlockSource.LogicalSectorSize"/>), or else 512 (an image file; a GPT is also
+    /// looked for with 4096-byte sectors). Throws <see cref="FatFormatException"/> when sector 0
+    /// is neither a FAT boot sector nor a valid MBR, or the GPT is damaged.
+    /// </summary>
+    public static PartitionLayout Locate(IBlockSource device, int? logicalSectorSize = null)
     {
         ArgumentNullException.ThrowIfNull(device);
+        return Locate(device, logicalSectorSize ?? device.LogicalSectorSize, new ReadBudget(FatReaderLimits.Default.MaxBytesRead));
+    }
+
+    internal static PartitionLayout Locate(IBlockSource device, int? reportedSectorSize, ReadBudget budget)
+    {
+        if (reportedSectorSize is { } size && size is not (512 or 1024 or 2048 or 4096))
+        {
+            throw new ArgumentOutOfRangeException(nameof(reportedSectorSize), size, "a logical sector size is 512, 1024, 2048 or 4096 bytes");
+        }
+
+        var reader = new VolumeReader(device, budget);
         Span<byte> sector = stackalloc byte[MbrSectorSize];
-        new VolumeReader(device, MbrSectorSize).ReadExactly(0, sector, "sector 0");
+        reader.ReadExactly(0, sector, "sector 0");
 
         if (sector[510] != 0x55 || sector[511] != 0xAA)
         {
@@ -33,46 +50,26 @@ public static class VolumeLocator
 
         if (FatBootSector.LooksLikeBootSector(sector))
         {
-            return new FatVolumeLocation(0, device.Length, PartitionNumber: null);
+            var whole = new StickPartition(null, 0, device.Length, "no partition table");
+            return new PartitionLayout(PartitionScheme.None, reportedSectorSize ?? MbrSectorSize, [whole], [], 0);
         }
 
-        var deviceSectors = device.Length / MbrSectorSize;
-        FatVolumeLocation? found = null;
-        for (var i = 0; i < PartitionEntries; i++)
+        if (ForeignFileSystem.Identify(sector) is { } foreign)
         {
-            var entry = sector.Slice(PartitionTableOffset + (i * PartitionEntrySize), PartitionEntrySize);
-            var number = i + 1;
-            var status = entry[0];
-            var type = entry[4];
-            long start = BinaryPrimitives.ReadUInt32LittleEndian(entry[8..]);
-            long count = BinaryPrimitives.ReadUInt32LittleEndian(entry[12..]);
-
-            if (status is not (0x00 or 0x80))
-            {
-                throw new FatFormatException($"sector 0 is neither a FAT boot sector nor a valid MBR (partition {number} has status byte 0x{status:X2})");
-            }
-
-            if (type == 0)
-            {
-                continue;
-            }
-
-            if (type == GptProtective)
-            {
-                throw new FatFormatException("the stick has a GPT partition table, which is not supported: use an MBR partition table or no partition table (superfloppy)");
-            }
-
-            if (start == 0 || count == 0 || start + count > deviceSectors)
-            {
-                throw new FatFormatException($"MBR partition {number} (sectors {start} to {start + count - 1}) does not lie within the device ({deviceSectors} sectors)");
-            }
-
-            if (found is null && FatPartitionTypes.AsSpan().Contains(type))
-            {
-                found = new FatVolumeLocation(start * MbrSectorSize, count * MbrSectorSize, number);
-            }
+            throw new FatFormatException($"the stick {ForeignFileSystem.NotSupported(foreign)}");
         }
 
-        return found ?? throw new FatFormatException("the MBR partition table holds no FAT partition (types 0x01, 0x04, 0x06, 0x0B, 0x0C, 0x0E)");
+        MbrPartitionTable.CheckStatusBytes(sector);
+        if (MbrPartitionTable.IsProtective(sector))
+        {
+            var gptSectorSize = GptPartitionTable.FindSectorSize(reader, reportedSectorSize);
+            var gpt = new PartitionCollector(device.Length, gptSectorSize);
+            GptPartitionTable.Read(reader, gpt);
+            return new PartitionLayout(PartitionScheme.Gpt, gptSectorSize, gpt.Partitions, gpt.Skipped.Items, gpt.Skipped.NotListed);
+        }
+
+        var mbr = new PartitionCollector(device.Length, reportedSectorSize ?? MbrSectorSize);
+        MbrPartitionTable.Read(reader, sector, mbr);
+        return new PartitionLayout(PartitionScheme.Mbr, mbr.SectorSize, mbr.Partitions, mbr.Skipped.Items, mbr.Skipped.NotListed);
     }
 }

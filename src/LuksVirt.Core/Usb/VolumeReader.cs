@@ -2,15 +2,16 @@ namespace LuksVirt.Core.Usb;
 
 /// <summary>
 /// The one door through which the FAT reader touches the device: every read is checked against
-/// the device's end and counted against <see cref="FatReaderLimits.MaxBytesRead"/>, and a short
-/// read (truncated image, stick pulled) is an error instead of silently zero bytes.
+/// the device's end and counted against the stick's <see cref="ReadBudget"/>, and a short read
+/// (truncated image, stick pulled) is an error instead of silently zero bytes.
 /// </summary>
-internal sealed class VolumeReader(IBlockSource source, long maxBytesRead)
+internal sealed class VolumeReader(IBlockSource source, ReadBudget budget)
 {
     private long _bytesRead;
 
     public long Length => source.Length;
 
+    /// <summary>Bytes read through this reader (the budget may be shared with others).</summary>
     public long BytesRead => _bytesRead;
 
     /// <summary>Fills <paramref name="destination"/> from <paramref name="offset"/>;
@@ -22,11 +23,7 @@ internal sealed class VolumeReader(IBlockSource source, long maxBytesRead)
             throw new FatFormatException($"{what} lies beyond the end of the device ({destination.Length} bytes at offset {offset}, device holds {source.Length} bytes)");
         }
 
-        if (destination.Length > maxBytesRead - _bytesRead)
-        {
-            throw new FatFormatException($"reading {what} would exceed the limit of {maxBytesRead} bytes read from the device");
-        }
-
+        budget.Spend(destination.Length, what);
         _bytesRead += destination.Length;
         var total = 0;
         while (total < destination.Length)

@@ -40,6 +40,11 @@ internal static class UnlockReportView
             AnsiConsole.MarkupLine($"[yellow]key file rejected:[/] {Markup.Escape(rejected.Name)}: {Markup.Escape(rejected.Reason)}");
         }
 
+        foreach (var skipped in report.Keys.Skipped)
+        {
+            AnsiConsole.MarkupLine($"[yellow]skipped on the stick:[/] {Markup.Escape(skipped.Where)}: {Markup.Escape(skipped.Reason)}");
+        }
+
         foreach (var problem in report.Problems)
         {
             AnsiConsole.MarkupLine($"[red]problem:[/] {Markup.Escape(problem)}");

@@ -165,6 +165,11 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log)
                 log.Warning($"{disk.Name}: key file rejected: {rejected.Name}: {rejected.Reason}");
             }
 
+            foreach (var skipped in report.Skipped)
+            {
+                log.Warning($"{disk.Name}: skipped on the stick: {skipped.Where}: {skipped.Reason}");
+            }
+
             if (report.Presented == 0)
             {
                 log.Info($"{disk.Name}: no key files on it; nothing to unlock");

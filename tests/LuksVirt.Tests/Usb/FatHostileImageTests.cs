@@ -4,8 +4,10 @@ using LuksVirt.Core.Usb;
 
 namespace LuksVirt.Tests.Usb;
 
-/// <summary>Hand-made attacks on real images: each is refused with a
-/// <see cref="FatFormatException"/> naming the structure, quickly and without large allocations.</summary>
+/// <summary>Hand-made attacks on real images, quickly and without large allocations: damage to
+/// one directory or entry is skipped and reported while the rest is read; damage to the volume
+/// (boot sector) or to one file is refused with a <see cref="FatFormatException"/> naming the
+/// structure.</summary>
 [Collection(FatImageGroup.Name)]
 public sealed class FatHostileImageTests(FatImageFixture images)
 {
@@ -26,39 +28,95 @@ public sealed class FatHostileImageTests(FatImageFixture images)
     }
 
     [Fact]
-    public void A_directory_chain_pointing_to_itself_is_a_loop()
+    public void A_directory_chain_pointing_to_itself_is_read_up_to_the_loop_and_the_rest_is_listed()
     {
+        // Changed with issue 10: the loop once refused the whole volume; now it ends only "many".
         var (image, source) = Patchable(FatImageFixture.Fat12);
         var many = FirstCluster(source, FindSlot(image, "MANY       "));
         var second = image.Layout.ReadFatEntry(at => source[at], many);
         Assert.InRange(second, 2u, 0xFF6u); // "many" spans several clusters
         image.Layout.WriteFatEntry(at => source[at], (at, b) => source[at] = b, second, many);
 
-        var error = Assert.Throws<FatFormatException>(() => FatVolume.Open(source).EnumerateEntries());
-        Assert.Contains($"directory \"many\" reaches cluster {many} a second time", error.Message, StringComparison.Ordinal);
+        var volume = FatVolume.Open(source);
+        var paths = volume.EnumerateFiles().Select(f => f.Path).ToList();
+
+        var skipped = Assert.Single(volume.Skipped);
+        Assert.Equal("many", skipped.Where);
+        Assert.Contains($"the directory reaches cluster {many} a second time", skipped.Reason, StringComparison.Ordinal);
+        Assert.Contains("the directory is read up to slot", skipped.Reason, StringComparison.Ordinal);
+        Assert.Equal(image.Files.Keys.Where(p => !p.StartsWith("many/", StringComparison.Ordinal)).Order(StringComparer.Ordinal), paths.Where(p => !p.StartsWith("many/", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+        Assert.InRange(paths.Count(p => p.StartsWith("many/", StringComparison.Ordinal)), 1, FatImageFixture.FillerFiles - 1);
     }
 
     [Theory]
     [InlineData(FatImageFixture.Fat12)]
     [InlineData(FatImageFixture.Fat32)]
-    public void A_subdirectory_pointing_back_at_its_ancestor_is_refused(string name)
+    public void A_subdirectory_pointing_back_at_its_ancestor_is_skipped_and_the_rest_listed(string name)
     {
+        // Changed with issue 10: once refused the whole volume.
         var (image, source) = Patchable(name);
         var keys = FirstCluster(source, FindSlot(image, "KEYS       "));
         SetFirstCluster(source, FindSlot(image, "DEEPER     "), keys);
 
-        var error = Assert.Throws<FatFormatException>(() => FatVolume.Open(source).EnumerateEntries());
-        Assert.Contains($"directory \"Keys/Deep/Deeper\" reaches cluster {keys} a second time", error.Message, StringComparison.Ordinal);
+        var volume = FatVolume.Open(source);
+        var files = volume.EnumerateFiles();
+
+        var skipped = Assert.Single(volume.Skipped);
+        Assert.Equal(("Keys/Deep/Deeper", $"the directory reaches cluster {keys} a second time (a loop in its chain or in the directory tree, or a cross-link); directory skipped"), (skipped.Where, skipped.Reason));
+        Assert.Equal(image.Files.Keys.Where(p => !p.StartsWith("Keys/Deep/Deeper/", StringComparison.Ordinal)).Order(StringComparer.Ordinal), files.Select(f => f.Path).Order(StringComparer.Ordinal));
+        AssertReadsBack(image, volume, files);
     }
 
     [Fact]
-    public void A_fat32_subdirectory_pointing_at_the_root_is_refused()
+    public void A_fat32_subdirectory_pointing_at_the_root_is_skipped()
     {
+        // Changed with issue 10: once refused the whole volume.
         var (image, source) = Patchable(FatImageFixture.Fat32);
         SetFirstCluster(source, FindSlot(image, "DEEP       "), image.Layout.RootCluster);
 
-        var error = Assert.Throws<FatFormatException>(() => FatVolume.Open(source).EnumerateEntries());
-        Assert.Contains("a second time", error.Message, StringComparison.Ordinal);
+        var volume = FatVolume.Open(source);
+        var paths = volume.EnumerateFiles().Select(f => f.Path);
+
+        var skipped = Assert.Single(volume.Skipped);
+        Assert.Equal("Keys/Deep", skipped.Where);
+        Assert.Contains("a second time", skipped.Reason, StringComparison.Ordinal);
+        Assert.Equal(image.Files.Keys.Where(p => !p.StartsWith("Keys/Deep/", StringComparison.Ordinal)).Order(StringComparer.Ordinal), paths.Order(StringComparer.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(0x000u, "runs into a free FAT entry", "the directory is read up to slot")]
+    [InlineData(0xFF7u, "runs into a cluster marked bad", "the directory is read up to slot")]
+    public void A_directory_chain_into_an_invalid_fat_entry_is_read_up_to_there(uint value, string fault, string consequence)
+    {
+        var (image, source) = Patchable(FatImageFixture.Fat12);
+        var many = FirstCluster(source, FindSlot(image, "MANY       "));
+        image.Layout.WriteFatEntry(at => source[at], (at, b) => source[at] = b, many, value);
+
+        var volume = FatVolume.Open(source);
+        var paths = volume.EnumerateFiles().Select(f => f.Path).ToList();
+
+        var skipped = Assert.Single(volume.Skipped);
+        Assert.Equal("many", skipped.Where);
+        Assert.Contains(fault, skipped.Reason, StringComparison.Ordinal);
+        Assert.Contains(consequence, skipped.Reason, StringComparison.Ordinal);
+        Assert.Contains("luks-alice.1.key", paths);
+        Assert.Contains("many/filler-00-with-a-long-name.txt", paths);
+    }
+
+    [Fact]
+    public void A_subdirectory_starting_outside_the_data_region_is_skipped()
+    {
+        var (image, source) = Patchable(FatImageFixture.Fat16);
+        SetFirstCluster(source, FindSlot(image, "DEEP       "), 0xFFF0);
+
+        var volume = FatVolume.Open(source);
+        var paths = volume.EnumerateFiles().Select(f => f.Path);
+
+        var skipped = Assert.Single(volume.Skipped);
+        Assert.Equal("Keys/Deep", skipped.Where);
+        Assert.Contains("the directory refers to cluster 65520, outside clusters 2 to", skipped.Reason, StringComparison.Ordinal);
+        Assert.EndsWith("; directory skipped", skipped.Reason, StringComparison.Ordinal);
+        Assert.Contains("Keys/MixedCase-LongName.Key", paths);
     }
 
     [Fact]
@@ -72,12 +130,38 @@ public sealed class FatHostileImageTests(FatImageFixture images)
     }
 
     [Fact]
-    public void A_boot_sector_claiming_more_than_the_device_holds_is_refused()
+    public void A_boot_sector_claiming_more_than_the_device_holds_is_read_as_far_as_the_device_goes()
     {
-        var source = new PatchedBlockSource(Fat32BootSector(totalSectors: uint.MaxValue, fatSectors: 0x0100_0000), length: 64 * 1024 * 1024);
+        // Changed with issue 10: once refused. A consistent FAT32 of 511 MB on a 16 MiB device:
+        // a file near the start reads, one beyond the end is refused alone.
+        const uint Clusters = 0x000F_0000;
+        const uint FatSectors = 0x2000;
+        const uint Reserved = 32;
+        var totalSectors = Reserved + (2 * FatSectors) + Clusters;
+        var source = new PatchedBlockSource(Fat32BootSector(totalSectors, FatSectors), length: 16 * 1024 * 1024);
+        var dataOffset = (Reserved + (2L * FatSectors)) * 512;
+        const uint NearCluster = 3;
+        const uint FarCluster = Clusters;
+        foreach (var cluster in new uint[] { 2, NearCluster, FarCluster })
+        {
+            source.Write((Reserved * 512L) + (cluster * 4L), [0xFF, 0xFF, 0xFF, 0x0F]);
+        }
 
-        var error = Assert.Throws<FatFormatException>(() => FatVolume.Open(source));
-        Assert.Contains("claims 2199023255040 bytes but the device holds only 67108864", error.Message, StringComparison.Ordinal);
+        source.Write(dataOffset, DirectoryEntry("NEAR    KEY", NearCluster, 5));
+        source.Write(dataOffset + 32, DirectoryEntry("FAR     KEY", FarCluster, 4));
+        source.Write(dataOffset + ((NearCluster - 2L) * 512), "near\n"u8);
+
+        var volume = FatVolume.Open(source);
+        var files = volume.EnumerateFiles();
+        using var near = volume.ReadFile(files.Single(f => f.Name == "NEAR.KEY"));
+        var error = Assert.Throws<FatFormatException>(() => volume.ReadFile(files.Single(f => f.Name == "FAR.KEY")));
+
+        Assert.True(volume.IsTruncated);
+        Assert.True(near.Span.SequenceEqual("near\n"u8));
+        Assert.Contains("file \"FAR.KEY\" lies beyond the end of the device", error.Message, StringComparison.Ordinal);
+        var skipped = Assert.Single(volume.Skipped);
+        Assert.Equal("/", skipped.Where);
+        Assert.Contains($"the file system claims {totalSectors * 512L} bytes but the device holds only 16777216", skipped.Reason, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -238,14 +322,33 @@ public sealed class FatHostileImageTests(FatImageFixture images)
         Assert.Contains($"file \"short.key\" shares cluster {keys} with a directory", error.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void A_truncated_image_is_refused()
+    [Theory]
+    [InlineData(FatImageFixture.Fat16)]
+    [InlineData(FatImageFixture.Fat32)]
+    [InlineData(FatImageFixture.MbrFat16)]
+    public void A_truncated_image_yields_the_files_inside_and_refuses_those_beyond(string name)
     {
-        var image = images[FatImageFixture.Fat16];
-        var source = new PatchedBlockSource(image.Bytes, length: image.Bytes.Length / 2);
+        // Changed with issue 10: a truncated image was refused as a whole. Cut where the last
+        // key-like file begins: the files before it are whole; it and the fillers written after it
+        // lie beyond, and so do the clusters "many" grew by while they were added.
+        var image = images[name];
+        var cut = FatVolume.OpenDevice(new MemoryBlockSource(image.Bytes)).EnumerateFiles().Single(f => f.Name == "nested key with spaces.key");
+        var source = new PatchedBlockSource(image.Bytes, length: image.Layout.ClusterOffset(cut.FirstCluster));
 
-        var error = Assert.Throws<FatFormatException>(() => FatVolume.Open(source));
-        Assert.Contains("truncated image", error.Message, StringComparison.Ordinal);
+        var volume = FatVolume.OpenDevice(source);
+        var files = volume.EnumerateFiles();
+
+        Assert.True(volume.IsTruncated);
+        Assert.Equal(image.Files.Keys.Where(p => !p.StartsWith("many/", StringComparison.Ordinal)).Order(StringComparer.Ordinal), files.Select(f => f.Path).Where(p => !p.StartsWith("many/", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+        Assert.Contains(files, f => f.Path.StartsWith("many/", StringComparison.Ordinal));
+        Assert.Contains(volume.Skipped, s => s.Where == "/" && s.Reason.Contains("but the device holds only", StringComparison.Ordinal));
+        Assert.Contains(volume.Skipped, s => s.Where == "many" && s.Reason.Contains("lies beyond the end of the device", StringComparison.Ordinal) && s.Reason.Contains("read up to slot", StringComparison.Ordinal));
+        AssertReadsBack(image, volume, files.Where(f => f.FirstCluster < cut.FirstCluster));
+        Assert.All(files.Where(f => f.FirstCluster >= cut.FirstCluster), file =>
+        {
+            var error = Assert.Throws<FatFormatException>(() => volume.ReadFile(file, 1024 * 1024));
+            Assert.Contains("lies beyond the end of the device", error.Message, StringComparison.Ordinal);
+        });
     }
 
     [Fact]
@@ -330,14 +433,72 @@ public sealed class FatHostileImageTests(FatImageFixture images)
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(0x07)]
+    [InlineData((byte)'*')]
+    [InlineData((byte)'/')]
+    public void A_control_or_reserved_character_in_a_short_name_skips_that_entry_alone(byte bad)
+    {
+        // Changed with issue 10: once refused the whole volume.
+        var (image, source) = Patchable(FatImageFixture.Fat12);
+        var slot = FindSlot(image, "UPPER   KEY");
+        source[slot + 2] = bad;
+
+        var volume = FatVolume.Open(source);
+        var files = volume.EnumerateFiles();
+
+        var skipped = Assert.Single(volume.Skipped);
+        var slotIndex = (slot - image.Layout.RootDirectoryOffset) / 32;
+        Assert.Equal(($"(entry at slot {slotIndex})", "the 8.3 name contains a control or reserved character; entry skipped"), (skipped.Where, skipped.Reason));
+        Assert.Equal(image.Files.Keys.Where(p => p != "UPPER.KEY").Order(StringComparer.Ordinal), files.Select(f => f.Path).Order(StringComparer.Ordinal));
+        AssertReadsBack(image, volume, files);
+    }
+
     [Fact]
-    public void A_control_character_in_a_short_name_is_refused()
+    public void A_bad_short_name_under_a_valid_long_name_is_reported_by_the_long_name()
+    {
+        var (image, source) = Patchable(FatImageFixture.Fat16);
+        var slot = FindSlot(image, "MIXEDC~1KEY");
+        source[slot + 1] = (byte)'+';
+        // The long name's parts carry the checksum of the 8.3 bytes: keep them matching.
+        var name = new byte[11];
+        for (var i = 0; i < 11; i++)
+        {
+            name[i] = source[slot + i];
+        }
+
+        var checksum = Checksum(name);
+        for (var part = slot - 32; source[part + 11] == 0x0F; part -= 32)
+        {
+            source[part + 13] = checksum;
+        }
+
+        var volume = FatVolume.Open(source);
+        var files = volume.EnumerateFiles();
+
+        var skipped = Assert.Single(volume.Skipped);
+        Assert.Equal(("Keys/MixedCase-LongName.Key", "the 8.3 name contains a control or reserved character; entry skipped"), (skipped.Where, skipped.Reason));
+        Assert.DoesNotContain(files, f => f.Name.Contains("MixedCase", StringComparison.OrdinalIgnoreCase) || f.Name.Contains("M+XEDC", StringComparison.Ordinal));
+        Assert.Equal(image.Files.Count - 1, files.Count);
+    }
+
+    [Fact]
+    public void Skipped_entries_are_listed_up_to_a_bound_and_counted_beyond()
     {
         var (image, source) = Patchable(FatImageFixture.Fat12);
-        source[FindSlot(image, "UPPER   KEY") + 2] = 0x07;
+        var clean = FatVolume.Open(new MemoryBlockSource(image.Bytes)).EnumerateFiles();
+        Assert.True(clean.Count > FatVolume.MaxSkippedListed);
+        foreach (var file in clean)
+        {
+            source[SlotOf(image, file) + 1] = 0x01;
+        }
 
-        var error = Assert.Throws<FatFormatException>(() => FatVolume.Open(source).EnumerateEntries());
-        Assert.Contains("the root directory: 8.3 name contains a control or reserved character", error.Message, StringComparison.Ordinal);
+        var volume = FatVolume.Open(source);
+
+        Assert.Empty(volume.EnumerateFiles());
+        Assert.Equal(FatVolume.MaxSkippedListed, volume.Skipped.Count);
+        Assert.Equal(clean.Count - FatVolume.MaxSkippedListed, volume.SkippedNotListed);
+        Assert.All(volume.Skipped, s => Assert.StartsWith("the 8.3 name contains a control", s.Reason, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -352,6 +513,56 @@ public sealed class FatHostileImageTests(FatImageFixture images)
         Assert.Equal(image.Files.Count - 2, names.Count);
         Assert.DoesNotContain("UPPER.KEY", names);
         Assert.DoesNotContain("luks-bob.7.key", names);
+    }
+
+    private static void AssertReadsBack(FatTestImage image, FatVolume volume, IEnumerable<FatFileEntry> files)
+    {
+        foreach (var file in files.Where(f => f.Size > 0))
+        {
+            using var content = volume.ReadFile(file, 1024 * 1024);
+            Assert.True(content.Span.SequenceEqual(image.Files[file.Path]), file.Path);
+        }
+    }
+
+    /// <summary>Offset of <paramref name="file"/>'s 8.3 entry, found by its first cluster and
+    /// size (its 8.3 name may hold bytes no string shows).</summary>
+    private static long SlotOf(FatTestImage image, FatFileEntry file)
+    {
+        var bytes = image.Bytes.AsSpan();
+        for (var at = (int)image.Layout.RootDirectoryOffset; at + 32 <= bytes.Length; at += 32)
+        {
+            var slot = bytes.Slice(at, 32);
+            var cluster = BinaryPrimitives.ReadUInt16LittleEndian(slot[26..]) | ((uint)BinaryPrimitives.ReadUInt16LittleEndian(slot[20..]) << 16);
+            // Not free, not deleted; not a long-name part, directory or volume label (attribute bits 0x18).
+            if (slot[0] is not (0 or 0xE5) && (slot[11] & 0x18) == 0
+                && cluster == file.FirstCluster && BinaryPrimitives.ReadUInt32LittleEndian(slot[28..]) == file.Size)
+            {
+                return at;
+            }
+        }
+
+        throw new InvalidOperationException($"no directory entry for {file.Path} in {image.Name}");
+    }
+
+    private static byte Checksum(ReadOnlySpan<byte> name)
+    {
+        byte sum = 0;
+        foreach (var b in name)
+        {
+            sum = (byte)(((sum & 1) << 7) + (sum >> 1) + b);
+        }
+
+        return sum;
+    }
+
+    private static byte[] DirectoryEntry(string elevenBytes, uint firstCluster, uint size)
+    {
+        var entry = new byte[32];
+        Encoding.ASCII.GetBytes(elevenBytes).CopyTo(entry, 0);
+        BinaryPrimitives.WriteUInt16LittleEndian(entry.AsSpan(20), (ushort)(firstCluster >> 16));
+        BinaryPrimitives.WriteUInt16LittleEndian(entry.AsSpan(26), unchecked((ushort)firstCluster));
+        BinaryPrimitives.WriteUInt32LittleEndian(entry.AsSpan(28), size);
+        return entry;
     }
 
     private (FatTestImage Image, PatchedBlockSource Source) Patchable(string name)

@@ -20,8 +20,9 @@ public sealed record FatTestImage(
 
 /// <summary>
 /// Builds the FAT images once for all FAT test classes: superfloppy FAT12 (2 KiB clusters),
-/// FAT12 with 4 KiB sectors, FAT16, FAT32, FAT16 inside an MBR partition at 1 MiB, and a FAT12
-/// with directories nested deeper than the default limit. Key content reaches mcopy through
+/// FAT12 with 4 KiB sectors, FAT16, FAT32, FAT16 inside an MBR partition at 1 MiB, FAT16 inside
+/// a GPT basic data partition at 1 MiB, and a FAT12 with directories nested deeper than the
+/// default limit. Key content reaches mcopy through
 /// standard input, never through a file.
 /// </summary>
 public sealed class FatImageFixture : IDisposable
@@ -31,6 +32,7 @@ public sealed class FatImageFixture : IDisposable
     public const string Fat16 = "fat16";
     public const string Fat32 = "fat32";
     public const string MbrFat16 = "mbr-fat16";
+    public const string GptFat16 = "gpt-fat16";
     public const string Deep = "deep";
 
     public const int DeepLevels = 10;
@@ -48,15 +50,16 @@ public sealed class FatImageFixture : IDisposable
 
     public FatImageFixture()
     {
-        Add(BuildStandard(Fat12, FatType.Fat12, ["-F", "12"], 256, mbr: false));
-        Add(BuildStandard(Fat12FourKSectors, FatType.Fat12, ["-F", "12", "-S", "4096", "-s", "1"], 1024, mbr: false));
-        Add(BuildStandard(Fat16, FatType.Fat16, ["-F", "16", "-s", "1"], 2600, mbr: false));
-        Add(BuildStandard(Fat32, FatType.Fat32, ["-F", "32", "-s", "1"], 33792, mbr: false));
-        Add(BuildStandard(MbrFat16, FatType.Fat16, ["-F", "16", "-s", "1"], 3072, mbr: true));
+        Add(BuildStandard(Fat12, FatType.Fat12, ["-F", "12"], 256, table: null));
+        Add(BuildStandard(Fat12FourKSectors, FatType.Fat12, ["-F", "12", "-S", "4096", "-s", "1"], 1024, table: null));
+        Add(BuildStandard(Fat16, FatType.Fat16, ["-F", "16", "-s", "1"], 2600, table: null));
+        Add(BuildStandard(Fat32, FatType.Fat32, ["-F", "32", "-s", "1"], 33792, table: null));
+        Add(BuildStandard(MbrFat16, FatType.Fat16, ["-F", "16", "-s", "1"], 3072, table: "label: dos\nstart=2048, size=6144, type=e\n"));
+        Add(BuildStandard(GptFat16, FatType.Fat16, ["-F", "16", "-s", "1"], 3072, table: "label: gpt\nstart=2048, size=6144, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7\n"));
         Add(BuildDeep());
     }
 
-    public static IEnumerable<string> StandardImageNames => [Fat12, Fat12FourKSectors, Fat16, Fat32, MbrFat16];
+    public static IEnumerable<string> StandardImageNames => [Fat12, Fat12FourKSectors, Fat16, Fat32, MbrFat16, GptFat16];
 
     public FatTestImage this[string name] => _images[name];
 
@@ -68,20 +71,20 @@ public sealed class FatImageFixture : IDisposable
 
     private void Add(FatTestImage image) => _images.Add(image.Name, image);
 
-    private FatTestImage BuildStandard(string name, FatType type, string[] mkfsOptions, int sizeKiB, bool mbr)
+    /// <param name="table">An sfdisk script putting the volume at sector 2048, or null for a superfloppy.</param>
+    private FatTestImage BuildStandard(string name, FatType type, string[] mkfsOptions, int sizeKiB, string? table)
     {
         var path = _directory.PathOf(name + ".img");
         long volumeOffset = 0;
-        if (mbr)
+        if (table is not null)
         {
-            // 1 MiB before the partition, as partitioning tools align it.
+            // 1 MiB before the partition, as partitioning tools align it; 1 MiB after for a GPT's backup.
             volumeOffset = 1024 * 1024;
             using (var file = File.Create(path))
             {
-                file.SetLength(volumeOffset + (sizeKiB * 1024L));
+                file.SetLength((2 * volumeOffset) + (sizeKiB * 1024L));
             }
 
-            var table = $"start=2048, size={sizeKiB * 2}, type=e\n";
             ToolRunner.Run("sfdisk", ["-q", path], Encoding.ASCII.GetBytes(table)).EnsureSuccess("sfdisk");
             ToolRunner.Run("mkfs.vfat", [.. mkfsOptions, "--offset", "2048", path, sizeKiB.ToString(System.Globalization.CultureInfo.InvariantCulture)]).EnsureSuccess("mkfs.vfat");
         }
@@ -90,7 +93,7 @@ public sealed class FatImageFixture : IDisposable
             ToolRunner.Run("mkfs.vfat", ["-C", .. mkfsOptions, path, sizeKiB.ToString(System.Globalization.CultureInfo.InvariantCulture)]).EnsureSuccess("mkfs.vfat");
         }
 
-        var target = mbr ? path + "@@1M" : path;
+        var target = table is not null ? path + "@@1M" : path;
         var layout = FatLayout.Read(File.ReadAllBytes(path), volumeOffset, type);
         var random = new Random(name.Length * 7919);
         var files = new Dictionary<string, byte[]>

@@ -44,7 +44,37 @@ public sealed class KeyStickImage
         }
     }
 
+    private KeyStickImage(string path, string target)
+    {
+        Path = path;
+        _target = target;
+    }
+
     public string Path { get; }
+
+    /// <summary>Writes a partition table with sfdisk (its script on standard input) into a new
+    /// image of <paramref name="sizeMiB"/> MiB.</summary>
+    public static void Partition(string path, int sizeMiB, string sfdiskScript)
+    {
+        using (var file = File.Create(path))
+        {
+            file.SetLength(sizeMiB * 1024L * 1024);
+        }
+
+        ToolRunner.Run("sfdisk", ["-q", path], Encoding.ASCII.GetBytes(sfdiskScript)).EnsureSuccess("sfdisk");
+    }
+
+    /// <summary>Formats the partition at <paramref name="startSector"/> of an image that
+    /// <see cref="Partition"/> (or sfdisk on a loop device) made, with mkfs.vfat --offset, and
+    /// returns the stick to fill through mtools at that byte offset.</summary>
+    public static KeyStickImage FormatPartition(string path, long startSector, int sizeKiB, int fatBits = 12, int sectorSize = 512)
+    {
+        string[] format = fatBits == 12 ? ["-F", "12"] : ["-F", fatBits.ToString(CultureInfo.InvariantCulture), "-s", "1"];
+        string[] sectors = sectorSize == 512 ? [] : ["-S", sectorSize.ToString(CultureInfo.InvariantCulture), "-s", "1"];
+        var offset = startSector.ToString(CultureInfo.InvariantCulture);
+        ToolRunner.Run("mkfs.vfat", [.. format, .. sectors, "--offset", offset, path, sizeKiB.ToString(CultureInfo.InvariantCulture)]).EnsureSuccess("mkfs.vfat");
+        return new KeyStickImage(path, string.Create(CultureInfo.InvariantCulture, $"{path}@@{startSector * sectorSize}"));
+    }
 
     /// <summary>Copies <paramref name="content"/> to <paramref name="pathOnStick"/> ('/'-separated),
     /// creating its directories first.</summary>

@@ -9,7 +9,7 @@ packages=(
   libvirt-daemon-system libvirt-clients libvirt-dev
   qemu-system-x86 qemu-utils ovmf seabios
   dosfstools mtools fdisk util-linux
-  libssl3 procps systemd
+  libssl3 procps systemd strace
 )
 
 missing=()

@@ -190,7 +190,10 @@ internal static class UnlockExecution
         try
         {
             var report = await new UnlockRunner(options, log).RunAsync(keys.Keys, keys.Report, cancellationToken).ConfigureAwait(false);
-            return new UnlockOutcome(report.AllGuestsRunning ? ExitCodes.Success : ExitCodes.Failure, report);
+            // A refused key file stays in the key directory and its key was not used: the run did
+            // not do all it was asked, and the administrator has a file to deal with.
+            var refusedKeyFiles = keys is DirectoryKeyPresentation { HasRejectedKeyFiles: true };
+            return new UnlockOutcome(report.AllGuestsRunning && !refusedKeyFiles ? ExitCodes.Success : ExitCodes.Failure, report);
         }
         catch (Exception e) when (e is ConfigurationException or UnknownGuestException)
         {
@@ -229,7 +232,10 @@ internal static class UnlockExecution
             keys.WipeSource();
             if (keys.Report.Deleted)
             {
-                log.Info($"presented key files deleted; {keys.Keys.Count} key(s) stay in locked memory until the run ends");
+                var unlocked = keys.Keys.Count(k => !k.Secret.IsMemoryLocked);
+                log.Info(unlocked == 0
+                    ? $"presented key files deleted; {keys.Keys.Count} key(s) stay in locked memory until the run ends"
+                    : $"presented key files deleted; {keys.Keys.Count} key(s) stay in memory until the run ends ({unlocked} not on locked pages: see luksvirt doctor)");
             }
         }
         catch (IOException e)

@@ -136,7 +136,7 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log)
 
     private async Task UnlockFromAsync(BlockDisk disk, CancellationToken cancellationToken)
     {
-        using var runLock = AcquireRunLock(disk, cancellationToken);
+        using var runLock = AcquireRunLock(disk.Name, cancellationToken);
         var clock = Stopwatch.StartNew();
         UsbKeyPresentation keys;
         try
@@ -202,7 +202,7 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log)
         }
 
         log.Notice($"{disk.Name}: the stick that unlocked the host was removed; locking (--lock-on-removal)");
-        using var runLock = AcquireRunLock(disk, cancellationToken);
+        using var runLock = AcquireRunLock(disk.Name, cancellationToken);
         var unlock = options.Unlock;
         try
         {
@@ -224,18 +224,7 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log)
     {
         try
         {
-            FileLock runLock;
-            try
-            {
-                runLock = FileLock.Acquire(UnlockExecution.LockPath, TimeSpan.Zero, cancellationToken);
-            }
-            catch (TimeoutException)
-            {
-                log.Info("start-up: waiting for another luksvirt run to finish before looking for libvirt secrets left by an interrupted run");
-                runLock = FileLock.Acquire(UnlockExecution.LockPath, Timeout.InfiniteTimeSpan, cancellationToken);
-            }
-
-            using var held = runLock;
+            using var runLock = AcquireRunLock("start-up (looking for libvirt secrets left by an interrupted run)", cancellationToken);
             using var connection = LibvirtConnection.Open(options.Unlock.ConnectUri);
             var swept = LeftoverSecrets.Sweep(connection, log);
             log.Info(string.Create(CultureInfo.InvariantCulture, $"start-up: {swept.Count} libvirt secret(s) left by an interrupted run removed"));
@@ -248,18 +237,10 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log)
 
     /// <summary>The flock every luksvirt run takes; waits as long as another run (an
     /// administrator's unlock, a long lock) holds it, saying so once.</summary>
-    private FileLock AcquireRunLock(BlockDisk disk, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return FileLock.Acquire(UnlockExecution.LockPath, TimeSpan.Zero, cancellationToken);
-        }
-        catch (TimeoutException)
-        {
-            log.Info($"{disk.Name}: waiting for another luksvirt run to finish");
-            return FileLock.Acquire(UnlockExecution.LockPath, Timeout.InfiniteTimeSpan, cancellationToken);
-        }
-    }
+    private FileLock AcquireRunLock(string waiter, CancellationToken cancellationToken) =>
+        FileLock.Acquire(UnlockExecution.LockPath, Timeout.InfiniteTimeSpan,
+            holder => log.Info($"{waiter}: waiting for the run lock {UnlockExecution.LockPath}, held by {holder?.ToString() ?? "another process"}"),
+            cancellationToken);
 
     private void NotifySystemd(string state)
     {

@@ -10,6 +10,7 @@ packages=(
   qemu-system-x86 qemu-utils ovmf seabios
   dosfstools mtools fdisk util-linux
   libssl3 procps systemd strace
+  dpkg-dev fakeroot lintian scdoc bash-completion man-db prometheus-node-exporter prometheus
 )
 
 missing=()

@@ -140,8 +140,8 @@ internal static class UnlockExecution
 
     /// <summary>
     /// Everything that would make the run refuse, checked while nothing is touched: the
-    /// configuration file, the state file path, the <c>--vm</c> names. Returns the exit code of a
-    /// refusal (2; 1 when libvirt cannot be asked), or null when the run may go on.
+    /// configuration file, the state file path, the <c>--vm</c> names (when libvirt answers).
+    /// Returns the exit code of a refusal (2), or null when the run may go on.
     /// </summary>
     private static int? CheckInputs(UnlockOptions options, ActivityLog log)
     {
@@ -172,10 +172,11 @@ internal static class UnlockExecution
             log.Error(e.Message);
             return ExitCodes.Usage;
         }
-        catch (LibvirtException e)
+        catch (LibvirtException)
         {
-            log.Error($"libvirt: {e.Message}; is libvirtd running? (systemctl start libvirtd); nothing was done, no key was read");
-            return ExitCodes.Failure;
+            // libvirt unreachable is a failure of the run, not of its inputs: the run goes on,
+            // reads and wipes the presented keys (no key is left behind, reliability fault 8),
+            // and reports the lost connection with its fix (exit 1).
         }
 
         return null;

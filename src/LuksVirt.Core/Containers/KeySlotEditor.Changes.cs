@@ -139,9 +139,16 @@ public sealed partial class KeySlotEditor
             return;
         }
 
-        // O_EXCL + O_NOFOLLOW, 0600, fsync: a key file is never overwritten, never half-written.
-        PosixFile.CreateExclusive(keyFile, key.Span, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        // Created through a descriptor of its directory, O_EXCL + O_NOFOLLOW, 0600, fsync: a key
+        // file is never overwritten, never half-written; its identity lets a rollback remove this
+        // file and no other that took its name meanwhile.
+        using (var directory = PosixFile.OpenDirectoryNoFollow(Path.GetDirectoryName(Path.GetFullPath(keyFile))!))
+        {
+            pending.KeyFileIdentity = PosixFile.CreateExclusiveAt(directory, Path.GetFileName(keyFile), key.Span, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
         pending.KeyFile = keyFile;
+        pending.KeyFileLength = key.Length;
         AfterStep(HeaderChangeStep.WriteKeyFile);
     }
 

@@ -63,7 +63,7 @@ public sealed partial class KeySlotEditor
             }
         }
 
-        if (pending.KeyFile is { } keyFile && !TryDeleteKeyFile(keyFile, out var reason))
+        if (pending.KeyFile is { } keyFile && !TryDeleteKeyFile(keyFile, pending.KeyFileIdentity, pending.KeyFileLength, out var reason))
         {
             leftovers.Add($"the key file {keyFile} opens nothing now but could not be deleted ({reason}); delete it");
         }
@@ -74,17 +74,27 @@ public sealed partial class KeySlotEditor
             error, RollbackOutcome.Verified, null);
     }
 
-    /// <summary>Zeroes and unlinks a key file this run created.</summary>
-    private static bool TryDeleteKeyFile(string path, out string? reason)
+    /// <summary>Removes the key file this run created, the name first and then its content
+    /// zeroed through a descriptor, so a crash never leaves a zeroed file under a key's name; a
+    /// file that is no longer the one created (a new file under the name, a hard link to it
+    /// added meanwhile) is never written to.</summary>
+    private static bool TryDeleteKeyFile(string path, FileIdentity identity, int length, out string? reason)
     {
         try
         {
             using var directory = PosixFile.OpenDirectoryNoFollow(Path.GetDirectoryName(Path.GetFullPath(path))!);
-            var name = Path.GetFileName(path);
-            PosixFile.OverwriteWithZerosAt(directory, name);
-            PosixFile.UnlinkAt(directory, name);
-            reason = null;
-            return true;
+            switch (PosixFile.UnlinkThenZeroAt(directory, Path.GetFileName(path), identity, length))
+            {
+                case UnlinkOutcome.NotSameFile:
+                    reason = "another file has taken its name";
+                    return false;
+                case UnlinkOutcome.HasOtherLinks:
+                    reason = "it has another name (a hard link) now, so it was left as it is";
+                    return false;
+                default:
+                    reason = null;
+                    return true;
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -98,6 +108,12 @@ public sealed partial class KeySlotEditor
     {
         /// <summary>The key file this run created (O_EXCL, so it is ours to delete).</summary>
         public string? KeyFile { get; set; }
+
+        /// <summary>The identity of <see cref="KeyFile"/> when it was created.</summary>
+        public FileIdentity KeyFileIdentity { get; set; }
+
+        /// <summary>The bytes written to <see cref="KeyFile"/>: at most these are zeroed.</summary>
+        public int KeyFileLength { get; set; }
 
         public List<Action> UndoOutsideHeader { get; } = [];
     }

@@ -3,6 +3,7 @@ using LuksVirt.Core.Containers;
 using LuksVirt.Cryptsetup;
 using LuksVirt.Secrets;
 using LuksVirt.Tests.Cryptsetup;
+using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Containers;
 
@@ -354,6 +355,44 @@ public sealed class KeySlotEditorTests
         Assert.False(File.Exists(container.KeyFileOf("alice", 2)));
         Assert.True(CryptsetupCli.Opens(container.Image, oldKey.Span, 1));
         Assert.Equal("alice", editor.ListSlots()[1].Holder!.Holder);
+    }
+
+    [Theory]
+    [InlineData(false, "it has another name (a hard link) now")]
+    [InlineData(true, "another file has taken its name")]
+    public void A_rollback_never_writes_to_a_new_key_file_that_got_a_second_name_nor_to_a_file_that_took_its_name(bool swapName, string reason)
+    {
+        using var container = TestContainer.Create(LuksVersion.Luks2);
+        var newKeyFile = container.KeyFileOf("alice", 1);
+        var secondName = Path.Combine(Path.GetDirectoryName(container.Image)!, "second-name");
+        var stranger = Path.Combine(Path.GetDirectoryName(container.Image)!, "stranger");
+        File.WriteAllBytes(stranger, [1, 2, 3, 4]);
+
+        // Between writing the key file and the failure, the file gets a second name elsewhere,
+        // and (swapName) another file is renamed over its name.
+        using var editor = container.OpenEditor(step =>
+        {
+            if (step == HeaderChangeStep.RecordHolder)
+            {
+                ToolRunner.Run("ln", newKeyFile, secondName).EnsureSuccess("ln");
+                if (swapName)
+                {
+                    File.Move(stranger, newKeyFile, overwrite: true);
+                }
+
+                throw new SimulatedFailureException("test failure after the key file was written");
+            }
+        });
+
+        var error = Assert.Throws<SlotChangeFailedException>(() => editor.Add(container.AdminKey, "alice", NewKey.Generated(container.KeysOut)));
+
+        Assert.Equal(RollbackOutcome.Verified, error.Rollback);
+        Assert.Contains(reason, error.Message, StringComparison.Ordinal);
+        Assert.True(File.ReadAllBytes(secondName).Any(b => b != 0), "the file under its second name is never zeroed");
+        if (swapName)
+        {
+            Assert.Equal([1, 2, 3, 4], File.ReadAllBytes(newKeyFile));
+        }
     }
 
     [Theory]

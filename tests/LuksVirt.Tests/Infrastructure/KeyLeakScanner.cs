@@ -16,18 +16,11 @@ public sealed class KeyLeakScanner
 
     private const long LargestScannedFile = 512L * 1024 * 1024;
 
-    private readonly List<(string Form, byte[] Needle)> _needles = [];
+    private readonly List<(string Form, byte[] Needle)> _needles;
 
     public KeyLeakScanner(IEnumerable<TestKey> keys)
     {
-        foreach (var key in keys)
-        {
-            var raw = key.Secret.Span.ToArray();
-            _needles.Add(($"{key.Holder} raw", raw));
-            _needles.Add(($"{key.Holder} hex", Encoding.ASCII.GetBytes(Convert.ToHexStringLower(raw))));
-            _needles.Add(($"{key.Holder} HEX", Encoding.ASCII.GetBytes(Convert.ToHexString(raw))));
-            _needles.Add(($"{key.Holder} base64", Encoding.ASCII.GetBytes(Convert.ToBase64String(raw))));
-        }
+        _needles = KeyNeedles.Of(keys);
     }
 
     /// <summary>Every /proc/PID/cmdline and /proc/PID/environ that holds a key, as "PATH: FORM".</summary>

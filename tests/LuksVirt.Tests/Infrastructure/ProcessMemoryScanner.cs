@@ -19,18 +19,11 @@ public sealed class ProcessMemoryScanner
 {
     private const int ChunkBytes = 4 * 1024 * 1024;
 
-    private readonly List<(string Form, byte[] Needle)> _needles = [];
+    private readonly List<(string Form, byte[] Needle)> _needles;
 
     public ProcessMemoryScanner(IEnumerable<TestKey> keys)
     {
-        foreach (var key in keys)
-        {
-            var raw = key.Secret.Span.ToArray();
-            _needles.Add(($"{key.Holder} raw", raw));
-            _needles.Add(($"{key.Holder} hex", Encoding.ASCII.GetBytes(Convert.ToHexStringLower(raw))));
-            _needles.Add(($"{key.Holder} HEX", Encoding.ASCII.GetBytes(Convert.ToHexString(raw))));
-            _needles.Add(($"{key.Holder} base64", Encoding.ASCII.GetBytes(Convert.ToBase64String(raw))));
-        }
+        _needles = KeyNeedles.Of(keys);
     }
 
     public MemoryScanResult Scan(int pid)

@@ -10,17 +10,36 @@ namespace LuksVirt.Core.State;
 /// <param name="OpenedAtUtc">When it was opened, in UTC.</param>
 public sealed record DiskUnlockRecord(string ContainerPath, Guid? LuksUuid, string? Holder, int Slot, DateTimeOffset OpenedAtUtc);
 
-/// <summary>The last unlock of every container LuksVirt has opened on this host; immutable.</summary>
+/// <summary>How the last unlock run (not a dry run) ended, for status and its metrics.</summary>
+/// <param name="AllGuestsRunning">Every guest in the run's scope ran at its end, and nothing went wrong.</param>
+public sealed record UnlockRunRecord(DateTimeOffset FinishedAtUtc, bool AllGuestsRunning, int GuestsRunning, int GuestsInScope);
+
+/// <summary>The last unlock of every container LuksVirt has opened on this host, and how the
+/// last run ended; immutable.</summary>
 public sealed class UnlockState
 {
-    public static readonly UnlockState Empty = new(new Dictionary<string, DiskUnlockRecord>(StringComparer.Ordinal));
+    public static readonly UnlockState Empty = new(new Dictionary<string, DiskUnlockRecord>(StringComparer.Ordinal), lastRun: null);
 
     private readonly Dictionary<string, DiskUnlockRecord> _disks;
 
-    private UnlockState(Dictionary<string, DiskUnlockRecord> disks) => _disks = disks;
+    private UnlockState(Dictionary<string, DiskUnlockRecord> disks, UnlockRunRecord? lastRun)
+    {
+        _disks = disks;
+        LastRun = lastRun;
+    }
 
     /// <summary>By container path.</summary>
     public IReadOnlyDictionary<string, DiskUnlockRecord> Disks => _disks;
+
+    /// <summary>How the last unlock run ended; null when none is recorded.</summary>
+    public UnlockRunRecord? LastRun { get; }
+
+    /// <summary>This state with <paramref name="run"/> as the last run.</summary>
+    public UnlockState WithLastRun(UnlockRunRecord run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        return new UnlockState(_disks, run with { FinishedAtUtc = run.FinishedAtUtc.ToUniversalTime() });
+    }
 
     /// <summary>This state with <paramref name="record"/> replacing any earlier record of its container.</summary>
     public UnlockState With(DiskUnlockRecord record)
@@ -32,7 +51,7 @@ public sealed class UnlockState
         {
             [record.ContainerPath] = record with { OpenedAtUtc = record.OpenedAtUtc.ToUniversalTime() },
         };
-        return new UnlockState(disks);
+        return new UnlockState(disks, LastRun);
     }
 
     /// <summary>The last opener of a container, unless the container was reformatted since
@@ -46,6 +65,6 @@ public sealed class UnlockState
     {
         var disks = new Dictionary<string, DiskUnlockRecord>(_disks, StringComparer.Ordinal);
         disks.Remove(containerPath);
-        return new UnlockState(disks);
+        return new UnlockState(disks, LastRun);
     }
 }

@@ -10,6 +10,20 @@ internal sealed class UnlockStateDocument
     public int Version { get; set; }
 
     public List<UnlockStateDocumentDisk>? Disks { get; set; }
+
+    /// <summary>Absent in files written before it was added: no run known.</summary>
+    public UnlockStateDocumentRun? LastRun { get; set; }
+}
+
+internal sealed class UnlockStateDocumentRun
+{
+    public DateTimeOffset? FinishedAtUtc { get; set; }
+
+    public bool? AllGuestsRunning { get; set; }
+
+    public int? GuestsRunning { get; set; }
+
+    public int? GuestsInScope { get; set; }
 }
 
 internal sealed class UnlockStateDocumentDisk

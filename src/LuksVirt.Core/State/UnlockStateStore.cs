@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LuksVirt.Core.Logging;
+using LuksVirt.Core.Files;
 using LuksVirt.Libc;
 
 namespace LuksVirt.Core.State;
@@ -126,41 +127,16 @@ public sealed class UnlockStateStore
                     OpenedAtUtc = d.OpenedAtUtc.ToUniversalTime(),
                 })
                 .ToList(),
+            LastRun = state.LastRun is { } run
+                ? new UnlockStateDocumentRun { FinishedAtUtc = run.FinishedAtUtc.ToUniversalTime(), AllGuestsRunning = run.AllGuestsRunning, GuestsRunning = run.GuestsRunning, GuestsInScope = run.GuestsInScope }
+                : null,
         };
         var bytes = JsonSerializer.SerializeToUtf8Bytes(document, UnlockStateJsonContext.Default.UnlockStateDocument);
 
         var directory = Path.GetDirectoryName(FilePath)!;
         Directory.CreateDirectory(directory, DirectoryMode0700);
 
-        // Same directory, so that rename(2) is atomic; a fresh name with O_EXCL, so that nothing
-        // planted there (a symlink, an old file) is ever written through.
-        var temporary = Path.Combine(directory, $".{Path.GetFileName(FilePath)}.{Guid.NewGuid():N}.tmp");
-        var renamed = false;
-        try
-        {
-            var options = new FileStreamOptions
-            {
-                Mode = FileMode.CreateNew,
-                Access = FileAccess.Write,
-                Share = FileShare.None,
-                UnixCreateMode = FileMode0600,
-            };
-            using (var stream = new FileStream(temporary, options))
-            {
-                stream.Write(bytes);
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temporary, FilePath, overwrite: true);
-            renamed = true;
-        }
-        finally
-        {
-            if (!renamed)
-            {
-                File.Delete(temporary);
-            }
-        }
+        AtomicFile.Replace(FilePath, bytes, FileMode0600);
     }
 
     private UnlockStateLoadResult SetAsideCorrupt(string reason)
@@ -211,6 +187,17 @@ public sealed class UnlockStateStore
             }
 
             state = state.With(new DiskUnlockRecord(disk.Container, disk.LuksUuid, disk.Holder, disk.Slot.Value, disk.OpenedAtUtc.Value));
+        }
+
+        if (document.LastRun is { } run)
+        {
+            if (run.FinishedAtUtc is not { } finished || run.AllGuestsRunning is not { } allRunning
+                || run.GuestsRunning is not { } running || run.GuestsInScope is not { } inScope || running < 0 || inScope < running)
+            {
+                return "the last run's record is incomplete";
+            }
+
+            state = state.WithLastRun(new UnlockRunRecord(finished, allRunning, running, inScope));
         }
 
         return null;

@@ -1,4 +1,5 @@
 using LuksVirt.Core.Inventory;
+using LuksVirt.Core.State;
 
 namespace LuksVirt.Core.Status;
 
@@ -35,4 +36,5 @@ public sealed record KeyInLibvirtSecret(Guid Uuid, string Container, bool Leftov
 public sealed record GuestStatus(string Name, string State, bool Autostart, int? Order, IReadOnlyList<DiskStatus> Disks);
 
 /// <param name="KeysInLibvirt">Every secret of LuksVirt's libvirt holds; each leftover is also a problem.</param>
-public sealed record StatusReport(IReadOnlyList<GuestStatus> Guests, IReadOnlyList<string> Problems, IReadOnlyList<KeyInLibvirtSecret> KeysInLibvirt);
+/// <param name="LastUnlock">How the last unlock run ended (state file); null when none is recorded.</param>
+public sealed record StatusReport(IReadOnlyList<GuestStatus> Guests, IReadOnlyList<string> Problems, IReadOnlyList<KeyInLibvirtSecret> KeysInLibvirt, UnlockRunRecord? LastUnlock = null);

@@ -34,7 +34,7 @@ public sealed class StatusReporter(string connectUri, string? configPath, string
                 $"libvirt secret {k.Uuid} still holds the key of {k.Container}, left by an interrupted run; " +
                 $"the next luksvirt unlock (or the watch service's start) removes it, or now: virsh secret-undefine {k.Uuid}"))
             .ToList();
-        return new StatusReport(guests, problems, keysInLibvirt);
+        return new StatusReport(guests, problems, keysInLibvirt, state.LastRun);
     }
 
     /// <summary>The run lock is held only while the secrets are listed (milliseconds), and only

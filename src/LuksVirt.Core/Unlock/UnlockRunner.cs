@@ -114,12 +114,14 @@ public sealed class UnlockRunner(UnlockOptions options, ActivityLog log)
             var final = reports
                 .Select((report, i) => report ?? (i < plans.Count ? plans[i].Abandon(unreached) : GuestPlan.Unreached(inventory.Guests[i], unreached)))
                 .ToArray();
+            var report = Report(inventory, plans, final, keysReport, runFailure, cancellationToken.IsCancellationRequested, clock);
             if (!options.DryRun)
             {
-                SaveState(stateStore, state, plans, final);
+                var run = new UnlockRunRecord(DateTimeOffset.UtcNow, report.AllGuestsRunning, report.Totals.GuestsRunning, report.Totals.GuestsInScope);
+                SaveState(stateStore, state.WithLastRun(run), plans, final);
             }
 
-            return Report(inventory, plans, final, keysReport, runFailure, cancellationToken.IsCancellationRequested, clock);
+            return report;
         }
         finally
         {

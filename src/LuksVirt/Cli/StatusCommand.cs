@@ -1,6 +1,7 @@
 using System.CommandLine;
 using LuksVirt.Core.Inventory;
 using LuksVirt.Core.Logging;
+using LuksVirt.Core.Metrics;
 using LuksVirt.Core.Status;
 using LuksVirt.Libvirt;
 using Spectre.Console;
@@ -13,11 +14,19 @@ internal static class StatusCommand
     public static Command Create(GlobalOptions global)
     {
         var json = new Option<bool>("--json") { Description = "print the report as JSON" };
+        var prometheus = new Option<bool>("--prometheus") { Description = "print the report as Prometheus metrics (text format, for node_exporter's textfile collector)" };
         var command = new Command("status", "show every encrypted guest, its state and whether its disks are locked");
         command.Options.Add(json);
+        command.Options.Add(prometheus);
         command.SetAction(parse =>
         {
             using var log = new ActivityLog(null, Console.Error);
+            if (parse.GetValue(json) && parse.GetValue(prometheus))
+            {
+                log.Error("--json and --prometheus: choose one");
+                return ExitCodes.Usage;
+            }
+
             StatusReport report;
             try
             {
@@ -37,6 +46,10 @@ internal static class StatusCommand
             if (parse.GetValue(json))
             {
                 JsonOutput.Write(report, CliJsonContext.Default.StatusReport);
+            }
+            else if (parse.GetValue(prometheus))
+            {
+                Console.Out.Write(StatusMetrics.Render(report));
             }
             else
             {

@@ -27,12 +27,23 @@ internal static class WatchCommand
         };
         var depth = UsbCommand.KeysDepthOption();
         var vms = new Option<string[]>("--vm") { Description = "only this guest (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var metricsFile = new Option<string?>("--metrics-file")
+        {
+            Description = "keep Prometheus metrics (as status --prometheus prints them) in this file for node_exporter's textfile collector, e.g. /var/lib/prometheus/node-exporter/luksvirt.prom",
+        };
+        var metricsInterval = new Option<int>("--metrics-interval")
+        {
+            Description = "with --metrics-file: seconds between rewrites besides the one after each run",
+            DefaultValueFactory = _ => 60,
+        };
         var command = new Command("watch", "the service: unlock whenever a USB key stick is plugged in (kernel uevents, no udev needed)");
         command.Options.Add(filter);
         command.Options.Add(lockOnRemoval);
         command.Options.Add(lockTimeout);
         command.Options.Add(depth);
         command.Options.Add(vms);
+        command.Options.Add(metricsFile);
+        command.Options.Add(metricsInterval);
         command.SetAction(async (parse, cancellationToken) =>
         {
             ProcessHardening.DisableDumping();
@@ -48,6 +59,8 @@ internal static class WatchCommand
             var problems = patterns.Select(DeviceFilter.Explain).OfType<string>()
                 .Append(UsbCommand.CheckKeysDepth(parse.GetValue(depth)))
                 .Append(parse.GetValue(lockTimeout) < 0 ? "--lock-timeout must be 0 or more seconds" : null)
+                .Append(parse.GetValue(metricsInterval) < 1 ? "--metrics-interval must be 1 or more seconds" : null)
+                .Append(MetricsFileProblem(parse.GetValue(metricsFile)))
                 .OfType<string>().ToList();
             if (problems.Count > 0)
             {
@@ -68,6 +81,8 @@ internal static class WatchCommand
                 KeysDepth = parse.GetValue(depth),
                 LockOnRemoval = parse.GetValue(lockOnRemoval),
                 LockShutdownTimeout = TimeSpan.FromSeconds(parse.GetValue(lockTimeout)),
+                MetricsFile = parse.GetValue(metricsFile) is { } file ? Path.GetFullPath(file) : null,
+                MetricsInterval = TimeSpan.FromSeconds(parse.GetValue(metricsInterval)),
             };
 
             using var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -82,5 +97,19 @@ internal static class WatchCommand
             return await new WatchService(options, log).RunAsync(stopping.Token).ConfigureAwait(false);
         });
         return command;
+    }
+
+    /// <summary>The metrics file's directory must exist (node_exporter's textfile directory is
+    /// made by its package); found at start, not a minute later in the log.</summary>
+    private static string? MetricsFileProblem(string? path)
+    {
+        if (path is null)
+        {
+            return null;
+        }
+
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path));
+        return Directory.Exists(directory) ? null
+            : $"--metrics-file {EchoText.OfPath(path)}: the directory {EchoText.OfPath(directory ?? "/")} does not exist (Debian's prometheus-node-exporter makes /var/lib/prometheus/node-exporter)";
     }
 }

@@ -19,4 +19,10 @@ internal sealed record WatchOptions
 
     /// <summary>How long a lock waits for an ACPI shutdown before destroying a guest.</summary>
     public TimeSpan LockShutdownTimeout { get; init; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>A file for node_exporter's textfile collector kept up to date; null: none.</summary>
+    public string? MetricsFile { get; init; }
+
+    /// <summary>How often the metrics file is rewritten besides after each run.</summary>
+    public TimeSpan MetricsInterval { get; init; } = TimeSpan.FromSeconds(60);
 }

@@ -9,6 +9,7 @@ using LuksVirt.Core.Inventory;
 using LuksVirt.Core.Keys;
 using LuksVirt.Core.Lock;
 using LuksVirt.Core.Logging;
+using LuksVirt.Core.Metrics;
 using LuksVirt.Core.Unlock;
 using LuksVirt.Core.Usb;
 using LuksVirt.Libc;
@@ -28,6 +29,8 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log)
     // Disks whose keys started guests, by kernel name: pulling exactly that medium locks the host
     // when LockOnRemoval is set. Touched by the worker only.
     private readonly Dictionary<string, BlockDisk> _unlockedBy = new(StringComparer.Ordinal);
+
+    private MetricsFile? _metrics;
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
@@ -61,6 +64,8 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log)
                 $"watching for key sticks ({options.Filter}){(options.LockOnRemoval ? ", locking when the unlocking stick is removed" : "")}; {initial.Count} present at start"));
             NotifySystemd("READY=1\nSTATUS=watching for key sticks");
 
+            using var metrics = _metrics = WatchMetrics.Open(options, log);
+            var metricsLoop = metrics?.RunAsync(options.MetricsInterval, cancellationToken) ?? Task.CompletedTask;
             var worker = WorkAsync(queue.Reader, cancellationToken);
             var exitCode = ExitCodes.Success;
             try
@@ -83,6 +88,7 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log)
 
             queue.Writer.TryComplete();
             await worker.ConfigureAwait(false);
+            await metricsLoop.ConfigureAwait(false);
             return exitCode;
         }
     }
@@ -124,6 +130,8 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log)
                 }
                 finally
                 {
+                    _metrics?.RequestRefresh();
+
                     // Between sticks the service idles for hours: hand the run's memory back.
                     GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
                 }

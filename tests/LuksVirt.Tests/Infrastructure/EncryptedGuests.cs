@@ -123,6 +123,13 @@ public sealed class EncryptedGuests : IDisposable
         return domain.State;
     }
 
+    /// <summary>Powers the guest off at once (virDomainDestroy).</summary>
+    public void Destroy(TestGuest guest)
+    {
+        using var domain = _connection.LookupDomainByName(guest.Name);
+        domain.Destroy();
+    }
+
     /// <summary>True when libvirt holds a secret for any of the guest's disks.</summary>
     public bool HasAnySecret(TestGuest guest) => guest.Disks.Any(d =>
     {

@@ -41,6 +41,40 @@ public sealed class UnlockStateStoreTests
     }
 
     [Fact]
+    public void The_last_run_round_trips_and_a_file_without_one_has_none()
+    {
+        using var directory = new TempDirectory("state");
+        var store = new UnlockStateStore(directory.PathOf("state.json"));
+        var run = new UnlockRunRecord(new DateTimeOffset(2026, 12, 5, 8, 0, 0, TimeSpan.FromHours(1)), AllGuestsRunning: false, GuestsRunning: 2, GuestsInScope: 3);
+
+        store.Save(UnlockState.Empty.With(First).WithLastRun(run));
+        var loaded = store.Load();
+
+        Assert.Null(loaded.Warning);
+        Assert.Equal(run.FinishedAtUtc, loaded.State.LastRun!.FinishedAtUtc);
+        Assert.Equal(TimeSpan.Zero, loaded.State.LastRun.FinishedAtUtc.Offset);
+        Assert.Equal((false, 2, 3), (loaded.State.LastRun.AllGuestsRunning, loaded.State.LastRun.GuestsRunning, loaded.State.LastRun.GuestsInScope));
+        Assert.Equal(First, loaded.State.With(Second).Disks["/crypt/a.luks"]);
+        Assert.NotNull(loaded.State.With(Second).LastRun);
+
+        store.Save(UnlockState.Empty.With(First));
+        Assert.Null(store.Load().State.LastRun);
+    }
+
+    [Fact]
+    public void An_incomplete_last_run_record_makes_the_file_corrupt()
+    {
+        using var directory = new TempDirectory("state");
+        var store = new UnlockStateStore(directory.PathOf("state.json"));
+        File.WriteAllText(store.FilePath, """{"version":1,"disks":[],"lastRun":{"finishedAtUtc":"2026-12-05T08:00:00+00:00"}}""");
+
+        var loaded = store.Load();
+
+        Assert.Contains("the last run's record is incomplete", loaded.Warning, StringComparison.Ordinal);
+        Assert.Null(loaded.State.LastRun);
+    }
+
+    [Fact]
     public void The_file_holds_exactly_the_documented_fields()
     {
         using var directory = new TempDirectory("state");

@@ -93,6 +93,9 @@ man=$stage/man
 scripts/build-man.sh "$man"
 for page in luksvirt.8:man8 luksvirt.xml.5:man5; do
   [ -s "$man/${page%%:*}" ] || fail "scripts/build-man.sh made no ${page%%:*}"
+  # The version the page shows (its .TH line) is VERSION too.
+  grep -m1 '^\.TH ' "$man/${page%%:*}" | grep -qF "$upstream" ||
+    fail "${page%%:*}'s .TH line does not carry version $upstream: $(grep -m1 '^\.TH ' "$man/${page%%:*}")"
   gzip -9n <"$man/${page%%:*}" >"$root/usr/share/man/${page##*:}/${page%%:*}.gz"
 done
 install -m 0644 "$completion" "$root/usr/share/bash-completion/completions/luksvirt"

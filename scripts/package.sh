@@ -12,6 +12,7 @@
 # Needs dpkg-dev (dpkg-deb --root-owner-group, no fakeroot) and lintian, and the man pages
 # (scripts/build-man.sh) and bash completion (packaging/bash-completion/luksvirt).
 set -euo pipefail
+shopt -s inherit_errexit  # a failure inside $(...) stops the build too
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 

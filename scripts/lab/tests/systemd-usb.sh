@@ -137,6 +137,8 @@ t_apt=$(date +%s.%N)
 check purge "dpkg --purge luksvirt" dpkg --purge luksvirt
 echo "LAB-TIME dpkg-purge $(echo "$(date +%s.%N) - $t_apt" | bc)"
 tail -3 /tmp/check.out
+# luksvirt.service ran until now (started above); the prerm must have stopped it.
+check_eq purge-stopped "the prerm stopped luksvirt.service" inactive "$(systemctl is-active luksvirt.service 2>&1)"
 check_eq purged "dpkg keeps nothing of luksvirt (not even config-files)" "" "$(dpkg-query -W -f='${Status}' luksvirt 2>/dev/null | grep -v not-installed)"
 left=$(while read -r f; do [ "$f" = /. ] || [ ! -e "$f" ] || [ -d "$f" -a "${f#/usr/share/doc/luksvirt}" = "$f" -a "${f#/etc/luksvirt}" = "$f" ] || echo "$f"; done </tmp/luksvirt.files)
 check_eq purge-files "none of the package's files (nor its own directories) is left" "" "$left"

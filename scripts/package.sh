@@ -95,7 +95,7 @@ scripts/build-man.sh "$man"
 for page in luksvirt.8:man8 luksvirt.xml.5:man5; do
   [ -s "$man/${page%%:*}" ] || fail "scripts/build-man.sh made no ${page%%:*}"
   # The version the page shows (its .TH line) is VERSION too.
-  grep -m1 '^\.TH ' "$man/${page%%:*}" | grep -qF "$upstream" ||
+  grep -m1 '^\.TH ' "$man/${page%%:*}" | grep -F "$upstream" >/dev/null ||
     fail "${page%%:*}'s .TH line does not carry version $upstream: $(grep -m1 '^\.TH ' "$man/${page%%:*}")"
   gzip -9n <"$man/${page%%:*}" >"$root/usr/share/man/${page##*:}/${page%%:*}.gz"
 done
@@ -120,7 +120,7 @@ owner_of() {
   real=$(readlink -f "$path")
   for candidate in "$path" "$real" "/usr$path" "${path#/usr}" "/usr$real" "${real#/usr}"; do
     if dpkg -S "$candidate" >/dev/null 2>&1; then
-      dpkg -S "$candidate" | sed 's/:.*//;q'
+      dpkg -S "$candidate" | sed -n '1s/:.*//p'   # reads to the end: no SIGPIPE under pipefail
       return
     fi
   done
@@ -130,7 +130,7 @@ owner_of() {
 # The package that ships a library, found through ldconfig's cache.
 package_of_library() {
   local path
-  path=$(ldconfig -p | awk -v s="$1" '$1 == s && /x86-64/ { print $NF; exit }')
+  path=$(ldconfig -p | awk -v s="$1" '!found && $1 == s && /x86-64/ { print $NF; found = 1 }')
   [ -n "$path" ] || fail "$1 (loaded by luksvirt) is not installed on this build host"
   owner_of "$path"
 }

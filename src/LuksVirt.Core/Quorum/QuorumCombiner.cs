@@ -63,6 +63,12 @@ public static class QuorumCombiner
                 $"{altered.Origin} and {first.Origin} claim the same split of {containerName} but disagree on its quorum, holders or slot; one of them was altered");
         }
 
+        if (shares.FirstOrDefault(s => s.Bytes.Length != first.Bytes.Length) is { } truncated)
+        {
+            return Refuse(QuorumOutcomeKind.Mismatched, string.Create(CultureInfo.InvariantCulture,
+                $"{truncated.Origin} has {truncated.Bytes.Length} share bytes, {first.Origin} {first.Bytes.Length}: one of them was truncated or altered"));
+        }
+
         var distinct = shares.GroupBy(s => s.Header.Index).Select(g => g.First()).OrderBy(s => s.Header.Index).ToList();
         var threshold = first.Header.Threshold;
         if (distinct.Count < threshold)
@@ -81,7 +87,7 @@ public static class QuorumCombiner
         {
             key.Dispose();
             return Refuse(QuorumOutcomeKind.WrongKey, string.Create(CultureInfo.InvariantCulture,
-                $"{containerName}: the shares of {string.Join(", ", chosen.Select(s => s.Header.Holder))} combine into a key that does not open key slot {first.Header.Slot}; one of {string.Join(", ", chosen.Select(s => s.Origin))} is damaged or altered"));
+                $"{containerName}: the shares of {string.Join(", ", chosen.Select(s => s.Header.Holder))} combine into a key that does not open key slot {first.Header.Slot}: the slot was removed since, or one of {string.Join(", ", chosen.Select(s => s.Origin))} is damaged or altered"));
         }
         catch
         {

@@ -8,6 +8,8 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 if [ "${1:-}" = --no-publish ]; then shift
 else dotnet publish src/LuksVirt -c Release -r linux-x64 -o artifacts/bin -nologo -v quiet >/dev/null
+  # systemd-usb.sh installs the package of this binary.
+  scripts/package.sh --no-publish >/dev/null
 fi
 tests=("$@")
 ((${#tests[@]})) || tests=(scripts/lab/tests/*.sh)

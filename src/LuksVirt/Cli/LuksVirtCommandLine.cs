@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LuksVirt.Cli.Completion;
 
 namespace LuksVirt.Cli;
 
@@ -21,6 +22,7 @@ internal static class LuksVirtCommandLine
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(CreateCommand.Create(global));
         root.Subcommands.Add(EncryptVmCommand.Create(global));
+        CompletionSources.Attach(root);
         return root;
     }
 }

@@ -151,9 +151,29 @@ internal sealed class RegistrySlot
 
     public DateTimeOffset? Created { get; set; }
 
-    public static RegistrySlot From(HolderRecord record) => new() { Holder = record.Holder, Key = HolderKeyKinds.NameOf(record.Kind), Created = record.Created };
+    /// <summary>Set for a quorum slot (k of n holders), as in the LUKS2 token.</summary>
+    public RegistryQuorum? Quorum { get; set; }
 
-    public HolderRecord? ToRecord() => HolderName.IsValid(Holder) ? new HolderRecord(Holder, HolderKeyKinds.Parse(Key), Created) : null;
+    public static RegistrySlot From(HolderRecord record) => new()
+    {
+        Holder = record.Holder,
+        Key = HolderKeyKinds.NameOf(record.Kind),
+        Created = record.Created,
+        Quorum = record.Quorum is { } quorum ? new RegistryQuorum { Threshold = quorum.Threshold, Holders = [.. quorum.Holders], Split = quorum.SplitId } : null,
+    };
+
+    public HolderRecord? ToRecord() => HolderName.IsValid(Holder)
+        ? new HolderRecord(Holder, HolderKeyKinds.Parse(Key), Created) { Quorum = Quorum is { } q ? QuorumRecord.TryCreate(q.Threshold, q.Holders, q.Split) : null }
+        : null;
+}
+
+internal sealed class RegistryQuorum
+{
+    public int Threshold { get; set; }
+
+    public List<string> Holders { get; set; } = [];
+
+    public string? Split { get; set; }
 }
 
 [JsonSourceGenerationOptions(

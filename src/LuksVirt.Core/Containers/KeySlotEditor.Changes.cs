@@ -144,11 +144,10 @@ public sealed partial class KeySlotEditor
         // file and no other that took its name meanwhile.
         using (var directory = PosixFile.OpenDirectoryNoFollow(Path.GetDirectoryName(Path.GetFullPath(keyFile))!))
         {
-            pending.KeyFileIdentity = PosixFile.CreateExclusiveAt(directory, Path.GetFileName(keyFile), key.Span, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            var identity = PosixFile.CreateExclusiveAt(directory, Path.GetFileName(keyFile), key.Span, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            pending.KeyFiles.Add(new WrittenKeyFile(keyFile, identity, key.Length));
         }
 
-        pending.KeyFile = keyFile;
-        pending.KeyFileLength = key.Length;
         AfterStep(HeaderChangeStep.WriteKeyFile);
     }
 

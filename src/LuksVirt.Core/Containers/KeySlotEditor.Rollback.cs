@@ -45,7 +45,12 @@ public sealed partial class KeySlotEditor
             var saved = rescue is null
                 ? " No copy of the old header could be saved."
                 : $" The header as it was before the change is saved in {rescue} (RAM only, gone at reboot): check the container, restore it if needed with 'luksvirt header restore --container {ContainerPath} --file {rescue} --yes', then delete it.";
-            var kept = pending.KeyFile is null ? string.Empty : $" The new key file {pending.KeyFile} was kept: it may be the key that opens the container now.";
+            var kept = pending.KeyFiles.Count switch
+            {
+                0 => string.Empty,
+                1 => $" The new key file {pending.KeyFiles[0].Path} was kept: it may be the key that opens the container now.",
+                _ => $" The new key files {string.Join(", ", pending.KeyFiles.Select(f => f.Path))} were kept: together they may open the container now.",
+            };
             return new SlotChangeFailedException($"{failure}. ROLLBACK FAILED: {rollbackError.Message}.{saved}{kept}", error, RollbackOutcome.Failed, rescue);
         }
 
@@ -63,9 +68,12 @@ public sealed partial class KeySlotEditor
             }
         }
 
-        if (pending.KeyFile is { } keyFile && !TryDeleteKeyFile(keyFile, pending.KeyFileIdentity, pending.KeyFileLength, out var reason))
+        foreach (var written in pending.KeyFiles)
         {
-            leftovers.Add($"the key file {keyFile} opens nothing now but could not be deleted ({reason}); delete it");
+            if (!TryDeleteKeyFile(written.Path, written.Identity, written.Length, out var reason))
+            {
+                leftovers.Add($"the key file {written.Path} opens nothing now but could not be deleted ({reason}); delete it");
+            }
         }
 
         var rest = leftovers.Count == 0 ? string.Empty : " However: " + string.Join("; ", leftovers) + ".";
@@ -106,15 +114,15 @@ public sealed partial class KeySlotEditor
     /// <summary>What a change did so far outside the header, for the rollback.</summary>
     private sealed class PendingChange
     {
-        /// <summary>The key file this run created (O_EXCL, so it is ours to delete).</summary>
-        public string? KeyFile { get; set; }
-
-        /// <summary>The identity of <see cref="KeyFile"/> when it was created.</summary>
-        public FileIdentity KeyFileIdentity { get; set; }
-
-        /// <summary>The bytes written to <see cref="KeyFile"/>: at most these are zeroed.</summary>
-        public int KeyFileLength { get; set; }
+        /// <summary>The key files this run created (O_EXCL, so they are ours to delete): one, or one
+        /// share per holder of a quorum slot.</summary>
+        public List<WrittenKeyFile> KeyFiles { get; } = [];
 
         public List<Action> UndoOutsideHeader { get; } = [];
     }
+
+    /// <param name="Path">The key file created.</param>
+    /// <param name="Identity">Its identity when it was created.</param>
+    /// <param name="Length">The bytes written: at most these are zeroed.</param>
+    private sealed record WrittenKeyFile(string Path, FileIdentity Identity, int Length);
 }

@@ -161,8 +161,10 @@ public sealed partial class KeySlotEditor : IDisposable
     private static List<int> FreeSlots(List<KeySlotInfo> slots) =>
         slots.Where(s => s.State == KeySlotState.Inactive).Select(s => s.Slot).ToList();
 
+    /// <summary>Active slots whose key <paramref name="holder"/> holds alone (quorum slots are
+    /// held by several and never count).</summary>
     private static List<KeySlotInfo> SlotsHeldBy(List<KeySlotInfo> slots, string holder) =>
-        slots.Where(s => s.IsActive && string.Equals(s.Holder?.Holder, holder, StringComparison.OrdinalIgnoreCase)).ToList();
+        slots.Where(s => s.IsActive && s.Holder?.Quorum is null && string.Equals(s.Holder?.Holder, holder, StringComparison.OrdinalIgnoreCase)).ToList();
 
     /// <summary>The one active slot of <paramref name="holder"/>; refuses none or several.</summary>
     private KeySlotInfo SingleSlotOf(List<KeySlotInfo> slots, string holder)
@@ -171,6 +173,7 @@ public sealed partial class KeySlotEditor : IDisposable
         return held.Count switch
         {
             1 => held[0],
+            0 when QuorumSlotOf(slots, holder) is { } shared => throw new ContainerRefusedException(ExplainQuorumShare(shared, holder)),
             0 => throw new ContainerRefusedException($"no active key slot of {ContainerPath} is held by \"{holder}\" (holders are in {HolderLocation}); see 'luksvirt keys list --container {ContainerPath}'"),
             _ => throw new ContainerRefusedException(
                 $"\"{holder}\" holds key slots {string.Join(", ", held.Select(s => s.Slot))} of {ContainerPath} (left by an interrupted replace?); " +

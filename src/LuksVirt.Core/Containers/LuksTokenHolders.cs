@@ -96,13 +96,43 @@ internal sealed class LuksTokenHolders : IHolderStore
 
             var kind = root.TryGetProperty("key", out var key) ? HolderKeyKinds.Parse(key.GetString()) : HolderKeyKind.Unknown;
             DateTimeOffset? created = root.TryGetProperty("created", out var date) && date.TryGetDateTimeOffset(out var when) ? when : null;
-            return new HolderToken(number, slots, new HolderRecord(name, kind, created));
+            return new HolderToken(number, slots, new HolderRecord(name, kind, created) { Quorum = ReadQuorum(root) });
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             // Not ours to judge: another tool's token that merely uses our type name.
             return null;
         }
+    }
+
+    /// <summary>"quorum": {"threshold": 2, "holders": ["alice", "bob", "carol"], "split": "..."}.</summary>
+    private static QuorumRecord? ReadQuorum(JsonElement root)
+    {
+        if (!root.TryGetProperty("quorum", out var quorum) || quorum.ValueKind != JsonValueKind.Object
+            || !quorum.TryGetProperty("threshold", out var threshold) || !threshold.TryGetInt32(out var k)
+            || !quorum.TryGetProperty("holders", out var holders) || holders.ValueKind != JsonValueKind.Array
+            || !quorum.TryGetProperty("split", out var split))
+        {
+            return null;
+        }
+
+        var names = holders.EnumerateArray().Select(h => h.ValueKind == JsonValueKind.String ? h.GetString()! : string.Empty).ToList();
+        return QuorumRecord.TryCreate(k, names, split.GetString());
+    }
+
+    private static void WriteQuorum(Utf8JsonWriter writer, QuorumRecord quorum)
+    {
+        writer.WriteStartObject("quorum");
+        writer.WriteNumber("threshold", quorum.Threshold);
+        writer.WriteStartArray("holders");
+        foreach (var holder in quorum.Holders)
+        {
+            writer.WriteStringValue(holder);
+        }
+
+        writer.WriteEndArray();
+        writer.WriteString("split", quorum.SplitId);
+        writer.WriteEndObject();
     }
 
     private static string ToJson(int slot, HolderRecord record)
@@ -120,6 +150,11 @@ internal sealed class LuksTokenHolders : IHolderStore
             if (record.Created is { } created)
             {
                 writer.WriteString("created", created.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture));
+            }
+
+            if (record.Quorum is { } quorum)
+            {
+                WriteQuorum(writer, quorum);
             }
 
             writer.WriteEndObject();

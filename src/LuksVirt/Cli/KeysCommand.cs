@@ -59,16 +59,49 @@ internal static class KeysCommand
     {
         var options = new CommonOptions();
         var newKey = new NewKeyOptions();
-        var holder = new Option<string?>("--holder") { Description = "name of who gets the new key (A-Z a-z 0-9 _ -; required)" };
+        var holders = new Option<string[]>("--holder")
+        {
+            Description = "name of who gets the new key (A-Z a-z 0-9 _ -; required); with --quorum, once per holder of a share",
+        };
+        var quorum = new Option<int?>("--quorum")
+        {
+            Description = "split the new key among the holders: any K of them recover it (Shamir's scheme; each holder's key file is a share, useless alone; needs --keys-out)",
+        };
         var slot = new Option<int?>("--slot") { Description = "key slot for the new key (default: the lowest free one)" };
-        var command = new Command("add", "Enrol a new key for a named holder, authorised by any key that opens the container.");
+        var command = new Command("add", "Enrol a new key for a named holder, or split among holders with --quorum, authorised by any key that opens the container.");
         options.AddTo(command, withKeyFile: true);
-        command.Options.Add(holder);
+        command.Options.Add(holders);
+        command.Options.Add(quorum);
         command.Options.Add(slot);
         newKey.AddTo(command);
-        command.SetAction(parse => RunNewKeyChange(parse, options, newKey, holder, "add", "who gets the new key",
-            (editor, authorisingKey, name, key) => editor.Add(authorisingKey, name, key, parse.GetValue(slot))));
+        command.SetAction(parse => parse.GetValue(quorum) is { } threshold
+            ? RunQuorumAdd(parse, options, newKey, parse.GetValue(holders) ?? [], threshold, parse.GetValue(slot))
+            : RunNewKeyChange(parse, options, newKey, SingleHolder(parse.GetValue(holders)), "add", "who gets the new key",
+                (editor, authorisingKey, name, key) => editor.Add(authorisingKey, name, key, parse.GetValue(slot))));
         return command;
+    }
+
+    /// <summary>The one --holder of a plain add; several without --quorum are refused as missing.</summary>
+    private static Func<ParseResult, string?> SingleHolder(string[]? holders) => _ => holders is [var only] ? only : null;
+
+    /// <summary><c>keys add --quorum K --holder a --holder b ...</c>: one slot, one share file per holder.</summary>
+    private static int RunQuorumAdd(ParseResult parse, CommonOptions options, NewKeyOptions newKey, string[] holders, int threshold, int? slot)
+    {
+        var json = parse.GetValue(options.Json);
+        return ContainerCommandRunner.Run(json, () =>
+        {
+            var refusal = options.MissingContainer(parse) ?? options.MissingKeyFile(parse)
+                ?? (holders.Length < 2 ? "keys add --quorum K needs one --holder NAME per holder of a share, at least two" : null)
+                ?? newKey.CheckQuorum(parse);
+            if (refusal is not null)
+            {
+                return ContainerCommandRunner.Refuse(json, refusal);
+            }
+
+            using var editor = KeySlotEditor.Open(parse.GetValue(options.Container)!, options.EditorOptions(parse));
+            using var authorisingKey = ContainerCommandRunner.ReadKey(parse.GetValue(options.KeyFile)!);
+            return Report("add", editor.AddQuorum(authorisingKey, holders, threshold, newKey.KeysOut(parse)!, slot), json);
+        });
     }
 
     private static Command CreateRemove()
@@ -114,7 +147,7 @@ internal static class KeysCommand
         options.AddTo(command, withKeyFile: true);
         command.Options.Add(holder);
         newKey.AddTo(command);
-        command.SetAction(parse => RunNewKeyChange(parse, options, newKey, holder, "replace", "whose key to replace",
+        command.SetAction(parse => RunNewKeyChange(parse, options, newKey, p => p.GetValue(holder), "replace", "whose key to replace",
             (editor, authorisingKey, name, key) => editor.Replace(authorisingKey, name, key)));
         return command;
     }
@@ -125,7 +158,7 @@ internal static class KeysCommand
         ParseResult parse,
         CommonOptions options,
         NewKeyOptions newKey,
-        Option<string?> holder,
+        Func<ParseResult, string?> holder,
         string action,
         string holderMeaning,
         Func<KeySlotEditor, SecretBuffer, string, NewKey, KeySlotChange> change)
@@ -133,9 +166,9 @@ internal static class KeysCommand
         var json = parse.GetValue(options.Json);
         return ContainerCommandRunner.Run(json, () =>
         {
-            var name = parse.GetValue(holder);
+            var name = holder(parse);
             var refusal = options.MissingContainer(parse) ?? options.MissingKeyFile(parse)
-                ?? (string.IsNullOrEmpty(name) ? $"keys {action} needs --holder NAME: {holderMeaning}" : null)
+                ?? (string.IsNullOrEmpty(name) ? $"keys {action} needs one --holder NAME: {holderMeaning}" : null)
                 ?? newKey.Check(parse, options);
             if (refusal is not null)
             {
@@ -153,12 +186,17 @@ internal static class KeysCommand
     {
         if (json)
         {
-            JsonOutput.Write(new KeysChangeReport(action, change.Container, change.Holder, change.AddedSlot, change.RemovedSlot, change.KeyFile),
+            JsonOutput.Write(
+                new KeysChangeReport(action, change.Container, change.Holder, change.AddedSlot, change.RemovedSlot, change.KeyFile)
+                {
+                    ShareFiles = change.ShareFiles?.ToArray(),
+                    Quorum = QuorumReport.From(change.Quorum),
+                },
                 CliJsonContext.Default.KeysChangeReport);
             return ExitCodes.Success;
         }
 
-        var holder = Markup.Escape(change.Holder ?? "(no recorded holder)");
+        var holder = Markup.Escape(change.Quorum?.Describe() ?? change.Holder ?? "(no recorded holder)");
         var container = Markup.Escape(change.Container);
         if (change.AddedSlot is { } added)
         {
@@ -175,6 +213,11 @@ internal static class KeysCommand
             AnsiConsole.MarkupLine($"The new key is in [bold]{Markup.Escape(keyFile)}[/] (0600): hand it to its holder and do not keep it on this host.");
         }
 
+        foreach (var shareFile in change.ShareFiles ?? [])
+        {
+            AnsiConsole.MarkupLine($"A share is in [bold]{Markup.Escape(shareFile)}[/] (0600): hand it to its holder only; it is useless alone.");
+        }
+
         return ExitCodes.Success;
     }
 
@@ -184,7 +227,10 @@ internal static class KeysCommand
         VersionName(editor.Version),
         editor.HolderLocation,
         slots.Where(s => s.IsUsed)
-            .Select(s => new KeySlotReport(s.Slot, StateName(s.State), s.Holder?.Holder, KindName(s.Holder), s.Holder?.Created, s.OtherTokens.Count == 0 ? null : [.. s.OtherTokens]))
+            .Select(s => new KeySlotReport(s.Slot, StateName(s.State), s.Holder?.Holder, KindName(s.Holder), s.Holder?.Created, s.OtherTokens.Count == 0 ? null : [.. s.OtherTokens])
+            {
+                Quorum = QuorumReport.From(s.Holder?.Quorum),
+            })
             .ToArray(),
         slots.Where(s => s.State == KeySlotState.Inactive).Select(s => s.Slot).ToArray());
 
@@ -197,7 +243,7 @@ internal static class KeysCommand
             table.AddRow(
                 slot.Slot.ToString(CultureInfo.InvariantCulture),
                 slot.State == KeySlotState.Unbound ? "[yellow]unbound[/] (opens no data)" : Markup.Escape(StateName(slot.State)),
-                slot.Holder is { } record ? Markup.Escape(record.Holder)
+                slot.Holder is { } record ? Markup.Escape(record.Quorum?.Describe() ?? record.Holder)
                     : slot.OtherTokens.Count > 0 ? Markup.Escape($"({string.Join(", ", slot.OtherTokens)} token)")
                     : "[grey](no holder recorded)[/]",
                 Markup.Escape(KindName(slot.Holder) ?? string.Empty),
@@ -330,6 +376,14 @@ internal static class KeysCommand
 
             return null;
         }
+
+        /// <summary>A quorum's shares are generated and written out: --keys-out, never --passphrase.</summary>
+        public string? CheckQuorum(ParseResult parse) =>
+            string.IsNullOrEmpty(parse.GetValue(_keysOut)) || parse.GetValue(_passphrase) || parse.GetValue(_iterationTime) is not null
+                ? "keys add --quorum needs --keys-out DIR (LuksVirt generates the key and writes one share per holder there); a typed passphrase cannot be split"
+                : null;
+
+        public string? KeysOut(ParseResult parse) => parse.GetValue(_keysOut);
 
         /// <summary>The passphrase to enrol, or null for a generated key.</summary>
         public SecretBuffer? ReadPassphrase(ParseResult parse) => parse.GetValue(_passphrase) ? TerminalInput.ReadNewPassphrase() : null;

@@ -4,12 +4,31 @@ namespace LuksVirt.Cli;
 /// crypt_keyslot_status: "active", "active-last" (the only active slot) or "unbound" (a LUKS2 key
 /// that opens no data). Holder, key and created only for recorded holders; tokens only when other
 /// tools bound LUKS2 tokens to the slot (their types, e.g. "systemd-tpm2").</summary>
-internal sealed record KeySlotReport(int Slot, string State, string? Holder, string? Key, DateTimeOffset? Created, string[]? Tokens);
+internal sealed record KeySlotReport(int Slot, string State, string? Holder, string? Key, DateTimeOffset? Created, string[]? Tokens)
+{
+    /// <summary>Only for a quorum slot: its threshold and holders (Holder is then the first of them).</summary>
+    public QuorumReport? Quorum { get; init; }
+}
+
+/// <summary>A quorum slot in reports: any <paramref name="Threshold"/> of <paramref name="Holders"/>
+/// recover its key; <paramref name="Split"/> names this split (shares of another never combine).</summary>
+internal sealed record QuorumReport(int Threshold, int Count, string[] Holders, string Split, string Description)
+{
+    public static QuorumReport? From(LuksVirt.Core.Containers.QuorumRecord? quorum) => quorum is null
+        ? null
+        : new QuorumReport(quorum.Threshold, quorum.Count, [.. quorum.Holders], quorum.SplitId, quorum.Describe());
+}
 
 internal sealed record KeysListReport(string Container, string Uuid, string Version, string Holders, KeySlotReport[] Slots, int[] FreeSlots);
 
 /// <summary><c>keys add|remove|replace --json</c>.</summary>
-internal sealed record KeysChangeReport(string Action, string Container, string? Holder, int? AddedSlot, int? RemovedSlot, string? KeyFile);
+internal sealed record KeysChangeReport(string Action, string Container, string? Holder, int? AddedSlot, int? RemovedSlot, string? KeyFile)
+{
+    /// <summary>Only for <c>keys add --quorum</c>: one share file per holder, in holder order.</summary>
+    public string[]? ShareFiles { get; init; }
+
+    public QuorumReport? Quorum { get; init; }
+}
 
 /// <param name="KeyCheckedSlot">Slot the key opened in the backup; null when the key check was skipped.</param>
 internal sealed record HeaderBackupReport(string Container, string File, string Uuid, string Version, long Bytes, bool KeyChecked, int? KeyCheckedSlot);

@@ -21,7 +21,7 @@ internal static class UnlockCommand
         command.SetAction((parse, cancellationToken) =>
         {
             var directory = parse.GetValue(keys)!;
-            return UnlockExecution.RunAsync(run.Bind(parse, global), parse.GetValue(global.Log)!, parse.GetValue(run.Json),
+            return UnlockCommandRun.RunAsync(run.Bind(parse, global), parse.GetValue(global.Log)!, parse.GetValue(run.Json),
                 () => DirectoryKeyPresentation.Read(directory), cancellationToken);
         });
         return command;

@@ -29,7 +29,7 @@ internal static class UsbCommand
                 return Task.FromResult(ExitCodes.Usage);
             }
 
-            return UnlockExecution.RunAsync(options, parse.GetValue(global.Log)!, parse.GetValue(run.Json),
+            return UnlockCommandRun.RunAsync(options, parse.GetValue(global.Log)!, parse.GetValue(run.Json),
                 () => UsbKeyPresentation.Read(path, maxDepth), cancellationToken);
         });
         return command;

@@ -1,0 +1,203 @@
+using LuksVirt.Core.Inventory;
+using LuksVirt.Core.Keys;
+using LuksVirt.Core.Logging;
+using LuksVirt.Core.Runs;
+using LuksVirt.Core.State;
+using LuksVirt.Libc;
+using LuksVirt.Libvirt;
+
+namespace LuksVirt.Core.Unlock;
+
+/// <summary>
+/// One unlock run from start to report, for every front end (<c>unlock</c>, <c>usb</c>, the
+/// <c>watch</c> service): no core dumps while keys are in memory, SIGINT/SIGTERM stop it cleanly,
+/// one run at a time (<see cref="RunLock"/>), and whatever happens the keys are zeroed and the key
+/// files wiped. Front ends translate options, print the report and map the
+/// <see cref="UnlockOutcome"/> to what they say (an exit code, a log line).
+/// </summary>
+/// <remarks>
+/// Refusing (<see cref="UnlockEnding.RefusedUnchanged"/>) means nothing was touched. So everything
+/// the run is pointed at is checked first, before it waits for the lock and long before a key is
+/// read: the configuration file, the state file path and the <c>--vm</c> names (against libvirt's
+/// domains). Only then are the keys read, and their files wiped at once.
+/// </remarks>
+public sealed class UnlockEngine(UnlockOptions options, ActivityLog log)
+{
+    /// <summary>A whole run: hardening, signals, checks, the lock, the keys, the run.</summary>
+    /// <param name="presentKeys">Reads the keys, once the lock is held. Throws
+    /// <see cref="KeyDirectoryException"/> or <see cref="KeyDeviceException"/> when the place it
+    /// was pointed at is refused (nothing changed), another <see cref="IOException"/> when reading failed.</param>
+    public async Task<UnlockOutcome> RunAsync(Func<IKeyPresentation> presentKeys, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(presentKeys);
+        ProcessHardening.DisableDumping();
+        using var stop = StopSignals.Listen(cancellationToken);
+        if (CheckInputs() is { } refused)
+        {
+            return refused;
+        }
+
+        FileLock runLock;
+        try
+        {
+            runLock = RunLock.AcquireForCommand(log, stop.Token);
+        }
+        catch (TimeoutException e)
+        {
+            log.Error($"{e.Message}; nothing was changed");
+            return new UnlockOutcome(UnlockEnding.SomeFailed);
+        }
+        catch (OperationCanceledException)
+        {
+            log.Error("interrupted while waiting for the run lock; nothing was changed");
+            return new UnlockOutcome(UnlockEnding.SomeFailed);
+        }
+
+        using (runLock)
+        {
+            IKeyPresentation keys;
+            try
+            {
+                keys = presentKeys();
+            }
+            catch (Exception e) when (e is KeyDirectoryException or KeyDeviceException)
+            {
+                log.Error(e.Message);
+                return new UnlockOutcome(UnlockEnding.RefusedUnchanged);
+            }
+            catch (IOException e)
+            {
+                // No FAT file system, a damaged one, or a stick pulled mid-read: no key was kept.
+                log.Error($"cannot read keys: {e.Message}");
+                return new UnlockOutcome(UnlockEnding.SomeFailed);
+            }
+
+            using (keys)
+            {
+                return await RunCheckedAsync(keys, stop.Token).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The run for a caller that already holds the run lock and owns the keys and the
+    /// cancellation (the watch service). The inputs are checked first (refused: the keys unused);
+    /// then the key source is wiped (unless a dry run); the caller disposes <paramref name="keys"/>.
+    /// </summary>
+    public async Task<UnlockOutcome> RunPresentedAsync(IKeyPresentation keys, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        if (CheckInputs() is { } refused)
+        {
+            return refused;
+        }
+
+        return await RunCheckedAsync(keys, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Everything that would make the run refuse, checked while nothing is touched: the
+    /// configuration file, the state file path, the <c>--vm</c> names. Returns the refusal
+    /// (a failure when libvirt cannot be asked), or null when the run may go on.
+    /// </summary>
+    private UnlockOutcome? CheckInputs()
+    {
+        InventoryConfig config;
+        try
+        {
+            config = InventoryConfigLoader.LoadExplicitOrDefault(options.ConfigPath);
+        }
+        catch (ConfigurationException e)
+        {
+            log.Error(e.Message);
+            return new UnlockOutcome(UnlockEnding.RefusedUnchanged);
+        }
+
+        if (new UnlockStateStore(options.StatePath).CheckPath() is { } stateProblem)
+        {
+            log.Error(stateProblem);
+            return new UnlockOutcome(UnlockEnding.RefusedUnchanged);
+        }
+
+        try
+        {
+            using var connection = LibvirtConnection.Open(options.ConnectUri);
+            LiveInventory.Validate(connection, config, options.VmNames);
+        }
+        catch (UnknownGuestException e)
+        {
+            log.Error(e.Message);
+            return new UnlockOutcome(UnlockEnding.RefusedUnchanged);
+        }
+        catch (LibvirtException e)
+        {
+            log.Error($"libvirt: {e.Message}; is libvirtd running? (systemctl start libvirtd); nothing was done, no key was read");
+            return new UnlockOutcome(UnlockEnding.SomeFailed);
+        }
+
+        return null;
+    }
+
+    /// <summary>The run once its inputs passed <see cref="CheckInputs"/>: wipe, then the runner.</summary>
+    private async Task<UnlockOutcome> RunCheckedAsync(IKeyPresentation keys, CancellationToken cancellationToken)
+    {
+        // The keys are in locked memory now: their files go at once, not after the run,
+        // so no failure, interruption or kill later on can leave them behind.
+        WipeUnlessDryRun(keys);
+        try
+        {
+            var report = await new UnlockRunner(options, log).RunAsync(keys.Keys, keys.Report, cancellationToken).ConfigureAwait(false);
+            // A refused key file stays in the key directory and its key was not used: the run did
+            // not do all it was asked, and the administrator has a file to deal with.
+            var refusedKeyFiles = keys is DirectoryKeyPresentation { HasRejectedKeyFiles: true };
+            return new UnlockOutcome(report.AllGuestsRunning && !refusedKeyFiles ? UnlockEnding.AllDone : UnlockEnding.SomeFailed, report);
+        }
+        catch (Exception e) when (e is ConfigurationException or UnknownGuestException)
+        {
+            // Checked before the keys were read, so the file or the domains changed since: once key
+            // files are gone, "nothing was changed" is no longer true.
+            if (keys.Report.Deleted)
+            {
+                log.Error($"{e.Message} (changed during the run; the presented key files were already deleted)");
+                return new UnlockOutcome(UnlockEnding.SomeFailed);
+            }
+
+            log.Error(e.Message);
+            return new UnlockOutcome(UnlockEnding.RefusedUnchanged);
+        }
+        catch (OperationCanceledException)
+        {
+            log.Warning("unlock interrupted: keys wiped; guests not yet started stay off");
+            return new UnlockOutcome(UnlockEnding.SomeFailed);
+        }
+        catch (LibvirtException e)
+        {
+            log.Error($"libvirt: {e.Message}; is libvirtd running? (systemctl start libvirtd)");
+            return new UnlockOutcome(UnlockEnding.SomeFailed);
+        }
+    }
+
+    private void WipeUnlessDryRun(IKeyPresentation keys)
+    {
+        if (options.DryRun)
+        {
+            return;
+        }
+
+        try
+        {
+            keys.WipeSource();
+            if (keys.Report.Deleted)
+            {
+                var unlocked = keys.Keys.Count(k => !k.Secret.IsMemoryLocked);
+                log.Info(unlocked == 0
+                    ? $"presented key files deleted; {keys.Keys.Count} key(s) stay in locked memory until the run ends"
+                    : $"presented key files deleted; {keys.Keys.Count} key(s) stay in memory until the run ends ({unlocked} not on locked pages: see luksvirt doctor)");
+            }
+        }
+        catch (IOException e)
+        {
+            log.Error($"cannot delete presented key files: {e.Message}; delete them by hand");
+        }
+    }
+}

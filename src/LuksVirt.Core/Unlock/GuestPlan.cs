@@ -85,7 +85,7 @@ internal sealed class GuestPlan : IDisposable
 
     /// <summary>Looks the guest up and decides, per disk, what the run must do. Never throws for
     /// one guest's trouble: that becomes the plan's (or a disk's) problem, and the other guests go on.</summary>
-    public static GuestPlan Create(LibvirtConnection connection, Guest guest, KeySet keys, UnlockState state, string holderRegistryPath, bool dryRun, ActivityLog log)
+    public static GuestPlan Create(LibvirtConnection connection, Guest guest, IReadOnlyList<PresentedKey> keys, UnlockState state, string holderRegistryPath, bool dryRun, ActivityLog log)
     {
         var disks = guest.Disks.Select(d => new DiskPlan(d)).ToList();
         LibvirtDomain? domain = null;
@@ -187,7 +187,7 @@ internal sealed class GuestPlan : IDisposable
     }
 
     /// <summary>Everything that can be refused before a key derivation is spent.</summary>
-    private static void Preflight(DiskPlan disk, KeySet keys, UnlockState state, string holderRegistryPath, bool dryRun, ActivityLog log)
+    private static void Preflight(DiskPlan disk, IReadOnlyList<PresentedKey> keys, UnlockState state, string holderRegistryPath, bool dryRun, ActivityLog log)
     {
         var spec = disk.Disk;
         if (spec.Backend == DiskBackend.DmCrypt && CryptDevice.IsDeviceMapperAvailable && CryptDevice.ReadActiveMapping(spec.MappingName!) is { } mapping)

@@ -1,5 +1,6 @@
 using LuksVirt.Core.Inventory;
 using LuksVirt.Core.Keys;
+using LuksVirt.Core.KeySources;
 using LuksVirt.Core.Logging;
 using LuksVirt.Core.Runs;
 using LuksVirt.Core.State;
@@ -11,8 +12,9 @@ namespace LuksVirt.Core.Unlock;
 /// <summary>
 /// One unlock run from start to report, for every front end (<c>unlock</c>, <c>usb</c>, the
 /// <c>watch</c> service): no core dumps while keys are in memory, SIGINT/SIGTERM stop it cleanly,
-/// one run at a time (<see cref="RunLock"/>), and whatever happens the keys are zeroed and the key
-/// files wiped. Front ends translate options, print the report and map the
+/// one run at a time (<see cref="RunLock"/>), keys from the key sources (<see cref="IKeySource"/>),
+/// the trials, activation and start (<see cref="UnlockRunner"/>), and whatever happens the keys are
+/// zeroed and the key files wiped. Front ends translate options, print the report and map the
 /// <see cref="UnlockOutcome"/> to what they say (an exit code, a log line).
 /// </summary>
 /// <remarks>
@@ -23,13 +25,13 @@ namespace LuksVirt.Core.Unlock;
 /// </remarks>
 public sealed class UnlockEngine(UnlockOptions options, ActivityLog log)
 {
-    /// <summary>A whole run: hardening, signals, checks, the lock, the keys, the run.</summary>
-    /// <param name="presentKeys">Reads the keys, once the lock is held. Throws
-    /// <see cref="KeyDirectoryException"/> or <see cref="KeyDeviceException"/> when the place it
-    /// was pointed at is refused (nothing changed), another <see cref="IOException"/> when reading failed.</param>
-    public async Task<UnlockOutcome> RunAsync(Func<IKeyPresentation> presentKeys, CancellationToken cancellationToken)
+    /// <summary>A whole run: hardening, signals, checks, the lock, then the keys of
+    /// <paramref name="sources"/>, read in order, batch by batch. Each batch's files are wiped as
+    /// soon as it is read, and the run goes again with every key presented so far, until every
+    /// guest in scope runs or the sources have nothing more to present.</summary>
+    public async Task<UnlockOutcome> RunAsync(IReadOnlyList<IKeySource> sources, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(presentKeys);
+        ArgumentNullException.ThrowIfNull(sources);
         ProcessHardening.DisableDumping();
         using var stop = StopSignals.Listen(cancellationToken);
         if (CheckInputs() is { } refused)
@@ -55,26 +57,15 @@ public sealed class UnlockEngine(UnlockOptions options, ActivityLog log)
 
         using (runLock)
         {
-            IKeyPresentation keys;
+            var presented = new List<IKeyPresentation>();
             try
             {
-                keys = presentKeys();
+                return await RunBatchesAsync(sources, presented, stop.Token).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is KeyDirectoryException or KeyDeviceException)
+            finally
             {
-                log.Error(e.Message);
-                return new UnlockOutcome(UnlockEnding.RefusedUnchanged);
-            }
-            catch (IOException e)
-            {
-                // No FAT file system, a damaged one, or a stick pulled mid-read: no key was kept.
-                log.Error($"cannot read keys: {e.Message}");
-                return new UnlockOutcome(UnlockEnding.SomeFailed);
-            }
-
-            using (keys)
-            {
-                return await RunCheckedAsync(keys, stop.Token).ConfigureAwait(false);
+                // Zeroed before the lock goes, as they always were.
+                presented.ForEach(p => p.Dispose());
             }
         }
     }
@@ -92,7 +83,74 @@ public sealed class UnlockEngine(UnlockOptions options, ActivityLog log)
             return refused;
         }
 
-        return await RunCheckedAsync(keys, cancellationToken).ConfigureAwait(false);
+        return await RunCheckedAsync([keys], cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Reads the sources one after the other (<paramref name="presented"/> collects the batches
+    /// for the caller to dispose) and runs on each batch. A source refused before any key was used
+    /// refuses the run (nothing changed); a failure after a run ends with that run's report.
+    /// </summary>
+    private async Task<UnlockOutcome> RunBatchesAsync(IReadOnlyList<IKeySource> sources, List<IKeyPresentation> presented, CancellationToken cancellationToken)
+    {
+        UnlockOutcome? last = null;
+        foreach (var source in sources)
+        {
+            var batches = source.PresentAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
+            await using (batches.ConfigureAwait(false))
+            {
+                while (true)
+                {
+                    try
+                    {
+                        if (!await batches.MoveNextAsync().ConfigureAwait(false))
+                        {
+                            break;
+                        }
+                    }
+                    catch (Exception e) when (e is IOException or OperationCanceledException)
+                    {
+                        return EndWithoutBatch(e, last);
+                    }
+
+                    presented.Add(batches.Current);
+                    last = await RunCheckedAsync(presented, cancellationToken).ConfigureAwait(false);
+                    if (last.Ending != UnlockEnding.SomeFailed || last.Report is not { Interrupted: false })
+                    {
+                        // Done, refused, interrupted or failed outright: more keys change nothing.
+                        return last;
+                    }
+                }
+            }
+        }
+
+        if (last is null)
+        {
+            log.Error("no key source presented any keys; nothing was changed");
+            return new UnlockOutcome(UnlockEnding.SomeFailed);
+        }
+
+        return last;
+    }
+
+    /// <summary>How the run ends when a source could not present its next batch.</summary>
+    private UnlockOutcome EndWithoutBatch(Exception e, UnlockOutcome? last)
+    {
+        switch (e)
+        {
+            case KeySourceRefusedException when last is null:
+                log.Error(e.Message);
+                return new UnlockOutcome(UnlockEnding.RefusedUnchanged);
+            case OperationCanceledException:
+                log.Warning("unlock interrupted while waiting for keys: keys wiped; guests not yet started stay off");
+                break;
+            default:
+                // No FAT file system, a damaged one, or a stick pulled mid-read: no key was kept.
+                log.Error($"cannot read keys: {e.Message}");
+                break;
+        }
+
+        return (last ?? new UnlockOutcome(UnlockEnding.SomeFailed)) with { Ending = UnlockEnding.SomeFailed };
     }
 
     /// <summary>
@@ -138,25 +196,28 @@ public sealed class UnlockEngine(UnlockOptions options, ActivityLog log)
         return null;
     }
 
-    /// <summary>The run once its inputs passed <see cref="CheckInputs"/>: wipe, then the runner.</summary>
-    private async Task<UnlockOutcome> RunCheckedAsync(IKeyPresentation keys, CancellationToken cancellationToken)
+    /// <summary>The run once its inputs passed <see cref="CheckInputs"/>, on the batches presented
+    /// so far (the last one new): wipe the new batch's source, then the runner with every key.</summary>
+    private async Task<UnlockOutcome> RunCheckedAsync(List<IKeyPresentation> presented, CancellationToken cancellationToken)
     {
         // The keys are in locked memory now: their files go at once, not after the run,
         // so no failure, interruption or kill later on can leave them behind.
-        WipeUnlessDryRun(keys);
+        WipeUnlessDryRun(presented[^1]);
+        var keysReport = KeysReport.Combine([.. presented.Select(p => p.Report)]);
         try
         {
-            var report = await new UnlockRunner(options, log).RunAsync(keys.Keys, keys.Report, cancellationToken).ConfigureAwait(false);
+            IReadOnlyList<PresentedKey> keys = presented.Count == 1 ? presented[0].Keys : [.. presented.SelectMany(p => p.Keys)];
+            var report = await new UnlockRunner(options, log).RunAsync(keys, keysReport, cancellationToken).ConfigureAwait(false);
             // A refused key file stays in the key directory and its key was not used: the run did
             // not do all it was asked, and the administrator has a file to deal with.
-            var refusedKeyFiles = keys is DirectoryKeyPresentation { HasRejectedKeyFiles: true };
+            var refusedKeyFiles = presented.Any(p => p.LeftRefusedKeyFiles);
             return new UnlockOutcome(report.AllGuestsRunning && !refusedKeyFiles ? UnlockEnding.AllDone : UnlockEnding.SomeFailed, report);
         }
         catch (Exception e) when (e is ConfigurationException or UnknownGuestException)
         {
             // Checked before the keys were read, so the file or the domains changed since: once key
             // files are gone, "nothing was changed" is no longer true.
-            if (keys.Report.Deleted)
+            if (keysReport.Deleted)
             {
                 log.Error($"{e.Message} (changed during the run; the presented key files were already deleted)");
                 return new UnlockOutcome(UnlockEnding.SomeFailed);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using LuksVirt.Core.Activation;
 using LuksVirt.Core.Inventory;
 using LuksVirt.Core.Keys;
+using LuksVirt.Core.KeySources;
 using LuksVirt.Core.Logging;
 using LuksVirt.Core.State;
 using LuksVirt.Libvirt;
@@ -46,7 +47,7 @@ public sealed class UnlockRunner(UnlockOptions options, ActivityLog log)
         _starter = starter;
     }
 
-    public async Task<UnlockReport> RunAsync(KeySet keys, KeysReport keysReport, CancellationToken cancellationToken)
+    public async Task<UnlockReport> RunAsync(IReadOnlyList<PresentedKey> keys, KeysReport keysReport, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(keys);
         var clock = Stopwatch.StartNew();

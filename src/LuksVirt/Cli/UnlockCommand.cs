@@ -1,6 +1,5 @@
 using System.CommandLine;
-using LuksVirt.Core.Keys;
-using LuksVirt.Core.Unlock;
+using LuksVirt.Core.KeySources.KeyDirectory;
 
 namespace LuksVirt.Cli;
 
@@ -22,7 +21,7 @@ internal static class UnlockCommand
         {
             var directory = parse.GetValue(keys)!;
             return UnlockCommandRun.RunAsync(run.Bind(parse, global), parse.GetValue(global.Log)!, parse.GetValue(run.Json),
-                () => DirectoryKeyPresentation.Read(directory), cancellationToken);
+                [new KeyDirectorySource(directory)], cancellationToken);
         });
         return command;
     }

@@ -1,3 +1,4 @@
+using LuksVirt.Core.KeySources;
 using LuksVirt.Core.Logging;
 using LuksVirt.Core.Unlock;
 
@@ -8,7 +9,7 @@ namespace LuksVirt.Cli;
 /// outcome into the exit code.</summary>
 internal static class UnlockCommandRun
 {
-    public static async Task<int> RunAsync(UnlockOptions options, string logPath, bool json, Func<IKeyPresentation> presentKeys, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(UnlockOptions options, string logPath, bool json, IReadOnlyList<IKeySource> sources, CancellationToken cancellationToken)
     {
         using var log = new ActivityLog(logPath, Console.Error);
         if (!CommandLog.Accept(log))
@@ -17,7 +18,7 @@ internal static class UnlockCommandRun
         }
 
         using var lostLines = CommandLog.ReportLostLinesAtEnd(log);
-        var outcome = await new UnlockEngine(options, log).RunAsync(presentKeys, cancellationToken).ConfigureAwait(false);
+        var outcome = await new UnlockEngine(options, log).RunAsync(sources, cancellationToken).ConfigureAwait(false);
         if (outcome.Report is { } report)
         {
             UnlockReportView.Write(report, json);

@@ -1,6 +1,5 @@
 using System.CommandLine;
-using LuksVirt.Core.Keys;
-using LuksVirt.Core.Unlock;
+using LuksVirt.Core.KeySources.UsbStick;
 
 namespace LuksVirt.Cli;
 
@@ -30,7 +29,7 @@ internal static class UsbCommand
             }
 
             return UnlockCommandRun.RunAsync(options, parse.GetValue(global.Log)!, parse.GetValue(run.Json),
-                () => UsbKeyPresentation.Read(path, maxDepth), cancellationToken);
+                [new UsbKeySource(path, maxDepth)], cancellationToken);
         });
         return command;
     }

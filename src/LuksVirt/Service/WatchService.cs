@@ -5,7 +5,7 @@ using System.Threading.Channels;
 using LuksVirt.Core.Activation;
 using LuksVirt.Core.Devices;
 using LuksVirt.Core.Inventory;
-using LuksVirt.Core.Keys;
+using LuksVirt.Core.KeySources.UsbStick;
 using LuksVirt.Core.Lock;
 using LuksVirt.Core.Logging;
 using LuksVirt.Core.Runs;

@@ -1,5 +1,6 @@
 using LuksVirt.Core.Activation;
 using LuksVirt.Core.Inventory;
+using LuksVirt.Core.KeySources;
 using LuksVirt.Core.Keys;
 using LuksVirt.Core.Logging;
 using LuksVirt.Core.Unlock;

@@ -25,6 +25,10 @@ namespace LuksVirt.Core.Unlock;
 /// </remarks>
 public sealed class UnlockEngine(UnlockOptions options, ActivityLog log)
 {
+    /// <summary>The configuration as <see cref="CheckInputs"/> read and checked it: every run of
+    /// this engine uses it, so the file is read once.</summary>
+    private InventoryConfig? _config;
+
     /// <summary>A whole run: hardening, signals, checks, the lock, then the keys of
     /// <paramref name="sources"/>, read in order, batch by batch. Each batch's files are wiped as
     /// soon as it is read, and the run goes again with every key presented so far, until every
@@ -171,6 +175,7 @@ public sealed class UnlockEngine(UnlockOptions options, ActivityLog log)
             return new UnlockOutcome(UnlockEnding.RefusedUnchanged);
         }
 
+        _config = config;
         if (new UnlockStateStore(options.StatePath).CheckPath() is { } stateProblem)
         {
             log.Error(stateProblem);
@@ -207,7 +212,7 @@ public sealed class UnlockEngine(UnlockOptions options, ActivityLog log)
         try
         {
             IReadOnlyList<PresentedKey> keys = presented.Count == 1 ? presented[0].Keys : [.. presented.SelectMany(p => p.Keys)];
-            var report = await new UnlockRunner(options, log).RunAsync(keys, keysReport, cancellationToken).ConfigureAwait(false);
+            var report = await new UnlockRunner(options, log).RunAsync(_config, keys, keysReport, cancellationToken).ConfigureAwait(false);
             // A refused key file stays in the key directory and its key was not used: the run did
             // not do all it was asked, and the administrator has a file to deal with.
             var refusedKeyFiles = presented.Any(p => p.LeftRefusedKeyFiles);
@@ -215,8 +220,8 @@ public sealed class UnlockEngine(UnlockOptions options, ActivityLog log)
         }
         catch (Exception e) when (e is ConfigurationException or UnknownGuestException)
         {
-            // Checked before the keys were read, so the file or the domains changed since: once key
-            // files are gone, "nothing was changed" is no longer true.
+            // Checked before the keys were read, so the domains changed since: once key files are
+            // gone, "nothing was changed" is no longer true.
             if (keysReport.Deleted)
             {
                 log.Error($"{e.Message} (changed during the run; the presented key files were already deleted)");

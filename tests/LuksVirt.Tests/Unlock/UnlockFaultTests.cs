@@ -163,7 +163,7 @@ public sealed class UnlockFaultTests(LibvirtdFixture libvirtd) : IDisposable
         var bytes = new byte[70_000];
         bytes.AsSpan().Fill((byte)'k');
         using var key = new PresentedKey("alice", null, "test", SecretBuffer.CopyOf(bytes));
-        disk.Outcome = new DiskTrialOutcome(disk.Disk.ContainerPath, new KeyTrial(key, 0, TrialReason.Search), 1, null);
+        disk.Outcome = new DiskTrialOutcome(disk.Trials, new KeyTrial(key, 0, TrialReason.Search), 1, null);
 
         var error = Assert.ThrowsAny<Exception>(() => new DiskHandover(connection, HypervisorAccount.Debian).HandOver(disk));
 

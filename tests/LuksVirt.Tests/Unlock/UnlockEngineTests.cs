@@ -69,15 +69,7 @@ public sealed class UnlockEngineTests(LibvirtdFixture libvirtd) : IDisposable
 
     private async Task<UnlockOutcome> RunAsync(IKeySource source)
     {
-        var s = _scenario;
-        var options = new UnlockOptions
-        {
-            ConnectUri = libvirtd.Uri,
-            ConfigPath = s.ConfigPath,
-            VmNames = s.Guests.Guests.Select(g => g.Name).ToList(),
-            StatePath = s.StatePath,
-            HolderRegistryPath = s.Directory.PathOf("holders.json"),
-        };
+        var options = _scenario.Options(libvirtd.Uri);
         using var log = new ActivityLog(null, _console);
         return await new UnlockEngine(options, log).RunAsync([source], CancellationToken.None);
     }

@@ -199,15 +199,7 @@ public sealed class UnlockFaultTests(LibvirtdFixture libvirtd) : IDisposable
         Func<IGuestStarter, IGuestStarter>? starter = null,
         CancellationToken cancellationToken = default)
     {
-        var s = _scenario;
-        var options = new UnlockOptions
-        {
-            ConnectUri = libvirtd.Uri,
-            ConfigPath = s.ConfigPath,
-            VmNames = s.Guests.Guests.Select(g => g.Name).ToList(),
-            StatePath = s.StatePath,
-            HolderRegistryPath = s.Directory.PathOf("holders.json"),
-        };
+        var options = _scenario.Options(libvirtd.Uri);
         using var log = new ActivityLog(null, _console);
         using var presented = new KeySet(keys.Select(k => new PresentedKey(k.Holder, 1, "test", SecretBuffer.CopyOf(k.Secret.Span))));
         var runner = new UnlockRunner(options, log,

@@ -20,9 +20,10 @@ public sealed class DmCryptActivator(HypervisorAccount account)
     }
 
     /// <summary>Opens the mapping with the volume key a trial unlocked (no second key
-    /// derivation), hands it to QEMU's user and links it. On any failure after the mapping was
-    /// created it is closed again: nothing half-done stays.</summary>
-    public void Open(EncryptedDisk disk, SecretBuffer volumeKey)
+    /// derivation), through <paramref name="header"/> when the run already loaded the container's
+    /// header (no second read of it), hands it to QEMU's user and links it. On any failure after the
+    /// mapping was created it is closed again: nothing half-done stays.</summary>
+    public void Open(EncryptedDisk disk, SecretBuffer volumeKey, CryptDevice? header = null)
     {
         ArgumentNullException.ThrowIfNull(disk);
         var refusal = ActivationPreflight.BeforeKeys(disk);
@@ -31,9 +32,9 @@ public sealed class DmCryptActivator(HypervisorAccount account)
             throw new ActivationException($"{disk.ContainerPath}: {refusal}");
         }
 
-        using (var device = CryptDevice.Load(disk.ContainerPath))
+        using (var loaded = header is null ? CryptDevice.Load(disk.ContainerPath) : null)
         {
-            device.ActivateWithVolumeKey(disk.MappingName!, volumeKey);
+            (header ?? loaded!).ActivateWithVolumeKey(disk.MappingName!, volumeKey);
         }
 
         try

@@ -1,4 +1,5 @@
 using System.Globalization;
+using LuksVirt.Core.Keys;
 using LuksVirt.Libc;
 using LuksVirt.Secrets;
 
@@ -6,9 +7,11 @@ namespace LuksVirt.Core.Containers;
 
 /// <summary>
 /// Reads one key given by an administrator (<c>--key-file FILE</c> or <c>-</c>) straight into a
-/// <see cref="SecretBuffer"/>, byte for byte (a trailing newline is part of the key). A file is
-/// opened without following links or blocking, and refused unless fstat says it is a regular,
-/// non-empty file of at most <see cref="SecretBuffer.MaxKeyLength"/> bytes.
+/// <see cref="SecretBuffer"/>, byte for byte (a trailing newline is part of the key). A file goes
+/// through <see cref="KeyFileReader"/>, as the key directory's files do: looked at without
+/// following links, opened without blocking, and refused unless it is a regular, non-empty file
+/// of at most <see cref="SecretBuffer.MaxKeyLength"/> bytes. The refusals here speak to the
+/// administrator who named the file.
 /// </summary>
 public static class KeyInput
 {
@@ -17,67 +20,22 @@ public static class KeyInput
     public static SecretBuffer ReadFile(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        try
-        {
-            using var file = PosixFile.OpenNoFollow(path, out var status);
-            if (status.Type != PosixFileType.Regular)
-            {
-                throw new ContainerRefusedException($"key file {path} is not a regular file ({Describe(status.Type)}); give the key in a regular file, or on standard input with --key-file -");
-            }
-
-            if (status.Size == 0)
-            {
-                throw new ContainerRefusedException($"key file {path} is empty");
-            }
-
-            if (status.Size > SecretBuffer.MaxKeyLength)
-            {
-                throw new ContainerRefusedException(string.Create(CultureInfo.InvariantCulture,
-                    $"key file {path} is larger than the limit of {SecretBuffer.MaxKeyLength} bytes ({status.Size} bytes); is it really a key?"));
-            }
-
-            return SecretBuffer.ReadFrom(file);
-        }
-        catch (SymbolicLinkRefusedException)
-        {
-            throw new ContainerRefusedException($"key file {path} is a symbolic link; LuksVirt does not follow links to keys: give the real file");
-        }
-        catch (FileNotFoundException)
-        {
-            throw new ContainerRefusedException($"key file {path} does not exist");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
-        {
-            throw new ContainerRefusedException($"key file {path} cannot be read: {e.Message}", e);
-        }
+        var read = KeyFileReader.Read(path, KeyFileChecks.AsGiven);
+        return read.Key ?? throw new ContainerRefusedException(Explain(path, read.Refusal!));
     }
 
     /// <summary>Everything up to end of input (standard input for <c>--key-file -</c>).</summary>
     public static SecretBuffer ReadToEnd(Stream input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        // One byte more than allowed, so an oversized key is detected without reading it all.
-        using var scratch = SecretBuffer.Allocate(SecretBuffer.MaxKeyLength + 1);
-        var total = 0;
-        while (total < scratch.Length)
+        try
         {
-            var read = input.Read(scratch.WritableSpan[total..]);
-            if (read == 0)
-            {
-                break;
-            }
-
-            total += read;
+            return SecretBuffer.ReadFrom(input, "the key on standard input");
         }
-
-        if (total == 0)
+        catch (InvalidDataException e)
         {
-            throw new ContainerRefusedException("the key on standard input is empty");
+            throw new ContainerRefusedException(e.Message, e);
         }
-
-        return total > SecretBuffer.MaxKeyLength
-            ? throw new ContainerRefusedException($"the key on standard input is larger than the limit of {SecretBuffer.MaxKeyLength} bytes")
-            : SecretBuffer.CopyOf(scratch.Span[..total]);
     }
 
     /// <summary>
@@ -112,13 +70,17 @@ public static class KeyInput
             : SecretBuffer.CopyOf(scratch.Span[..total]);
     }
 
-    private static string Describe(PosixFileType type) => type switch
+    private static string Explain(string path, KeyFileRefusal refusal) => refusal.Problem switch
     {
-        PosixFileType.Fifo => "a FIFO",
-        PosixFileType.CharacterDevice => "a character device",
-        PosixFileType.BlockDevice => "a block device",
-        PosixFileType.Directory => "a directory",
-        PosixFileType.Socket => "a socket",
-        _ => "not a regular file",
+        KeyFileProblem.Missing => $"key file {path} does not exist",
+        KeyFileProblem.NotRegular when refusal.Stat.Type == PosixFileType.SymbolicLink =>
+            $"key file {path} is a symbolic link; LuksVirt does not follow links to keys: give the real file",
+        KeyFileProblem.NotRegular =>
+            $"key file {path} is not a regular file ({NotRegularFileException.Describe(refusal.Stat.Type)}); give the key in a regular file, or on standard input with --key-file -",
+        KeyFileProblem.Empty => $"key file {path} is empty",
+        KeyFileProblem.TooLarge => string.Create(CultureInfo.InvariantCulture,
+            $"key file {path} is larger than the limit of {SecretBuffer.MaxKeyLength} bytes ({refusal.Stat.Size} bytes); is it really a key?"),
+        KeyFileProblem.Changed => $"key file {path} changed while it was being read; give it again",
+        _ => $"key file {path} cannot be read: {refusal.Detail}",
     };
 }

@@ -12,11 +12,18 @@ public sealed record LiveInventory(IReadOnlyList<Guest> Guests, IReadOnlyList<st
 {
     /// <exception cref="ConfigurationException">The configuration file is unusable (exit code 2).</exception>
     /// <exception cref="UnknownGuestException">A requested guest is unknown (exit code 2).</exception>
-    public static LiveInventory Load(LibvirtConnection connection, string? configPath, IReadOnlyCollection<string> vmNames, ActivityLog log)
+    public static LiveInventory Load(LibvirtConnection connection, string? configPath, IReadOnlyCollection<string> vmNames, ActivityLog log) =>
+        Load(connection, InventoryConfigLoader.LoadExplicitOrDefault(configPath), vmNames, log);
+
+    /// <summary>As <see cref="Load(LibvirtConnection, string?, IReadOnlyCollection{string}, ActivityLog)"/>,
+    /// with the configuration file already read (and checked) by the caller: read once per run.</summary>
+    /// <exception cref="UnknownGuestException">A requested guest is unknown (exit code 2).</exception>
+    public static LiveInventory Load(LibvirtConnection connection, InventoryConfig config, IReadOnlyCollection<string> vmNames, ActivityLog log)
     {
         ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(log);
-        var built = Build(connection, InventoryConfigLoader.LoadExplicitOrDefault(configPath), vmNames);
+        var built = Build(connection, config, vmNames);
         // The build's warnings start with the configuration file's.
         foreach (var warning in built.Warnings)
         {

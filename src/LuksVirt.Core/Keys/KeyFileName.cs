@@ -41,6 +41,24 @@ public static class KeyFileName
         return name.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase) || name.EndsWith(Suffix, StringComparison.OrdinalIgnoreCase);
     }
 
+    /// <summary>
+    /// What a file's name makes of it, the same for every source that finds key files by name
+    /// (the key directory, a stick): not a key file at all (ignored), meant as one but breaking
+    /// the rules (refused, never opened), or a key file with its holder and slot hint.
+    /// </summary>
+    public static ClassifiedName Classify(string name)
+    {
+        if (!LooksLikeKeyFile(name))
+        {
+            return new ClassifiedName(KeyFileNameKind.NotAKeyFile, null, null, null);
+        }
+
+        var reason = Check(name, out var holder, out var slotHint);
+        return reason is null
+            ? new ClassifiedName(KeyFileNameKind.KeyFile, holder, slotHint, null)
+            : new ClassifiedName(KeyFileNameKind.Refused, null, null, reason);
+    }
+
     /// <summary>The file name for a holder and optional slot hint (for keys LuksVirt writes).</summary>
     public static string Format(string holder, int? slotHint)
     {
@@ -231,3 +249,19 @@ public static class KeyFileName
         }
     }
 }
+
+/// <summary>What <see cref="KeyFileName.Classify"/> found a name to be.</summary>
+public enum KeyFileNameKind
+{
+    /// <summary>Neither starts with "luks-" nor ends with ".key": some other file.</summary>
+    NotAKeyFile,
+
+    /// <summary>Meant as a key file, but the name breaks the convention.</summary>
+    Refused,
+
+    /// <summary>A key file name.</summary>
+    KeyFile,
+}
+
+/// <summary>A classified name: the holder and slot hint of a key file, or why its name is refused.</summary>
+public readonly record struct ClassifiedName(KeyFileNameKind Kind, string? Holder, int? SlotHint, string? Reason);

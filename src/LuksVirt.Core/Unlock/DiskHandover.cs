@@ -41,7 +41,7 @@ internal sealed class DiskHandover(LibvirtConnection connection, HypervisorAccou
         }
         else
         {
-            _dmcrypt.Open(disk.Disk, outcome.VolumeKey ?? throw new InvalidOperationException($"{disk.Disk.ContainerPath}: opened without its volume key"));
+            _dmcrypt.Open(disk.Disk, outcome.VolumeKey ?? throw new InvalidOperationException($"{disk.Disk.ContainerPath}: opened without its volume key"), disk.Header);
         }
     }
 

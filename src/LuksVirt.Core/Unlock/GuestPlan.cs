@@ -9,10 +9,15 @@ using LuksVirt.Libvirt;
 
 namespace LuksVirt.Core.Unlock;
 
-/// <summary>One disk of a guest during a run: what preflight found, its trials and their outcome.</summary>
-internal sealed class DiskPlan(EncryptedDisk disk)
+/// <summary>One disk of a guest during a run: what preflight found, its trials and their outcome.
+/// Its LUKS header is loaded once, by the plan, and serves the trials and the activation.</summary>
+internal sealed class DiskPlan(EncryptedDisk disk) : IDisposable
 {
     public EncryptedDisk Disk { get; } = disk;
+
+    /// <summary>The container's header, loaded by the plan (null when the disk needs no key or
+    /// was refused before); used by its trials and its dmcrypt activation, never at once.</summary>
+    public CryptDevice? Header { get; private set; }
 
     /// <summary>The LUKS UUID, once the header was read (for the state file).</summary>
     public Guid? Uuid { get; set; }
@@ -44,6 +49,11 @@ internal sealed class DiskPlan(EncryptedDisk disk)
     public bool OpenedByThisRun => NeedsKey && Outcome?.Opened is not null;
 
     public bool CanBeOpened => Final is DiskOutcome.AlreadyOpen or DiskOutcome.InUse || OpenedByThisRun;
+
+    /// <summary>Keeps <paramref name="header"/> for the rest of the run (disposed with the plan).</summary>
+    public void KeepHeader(CryptDevice header) => Header = header;
+
+    public void Dispose() => Header?.Dispose();
 
     public DiskReport ToReport()
     {
@@ -85,14 +95,16 @@ internal sealed class GuestPlan : IDisposable
 
     /// <summary>Looks the guest up and decides, per disk, what the run must do. Never throws for
     /// one guest's trouble: that becomes the plan's (or a disk's) problem, and the other guests go on.</summary>
-    public static GuestPlan Create(LibvirtConnection connection, Guest guest, KeySet keys, UnlockState state, string holderRegistryPath, bool dryRun, ActivityLog log)
+    public static GuestPlan Create(LibvirtConnection connection, Guest guest, IReadOnlyList<PresentedKey> keys, UnlockState state, string holderRegistryPath, bool dryRun, ActivityLog log)
     {
         var disks = guest.Disks.Select(d => new DiskPlan(d)).ToList();
         LibvirtDomain? domain = null;
         DomainState domainState;
         try
         {
-            domain = connection.LookupDomainByName(guest.Name);
+            // By the UUID the inventory read: the very domain whose XML the inventory was built
+            // from, looked up once, even if another one took its name since.
+            domain = connection.LookupDomainByUuid(guest.Uuid);
             domainState = domain.State;
         }
         catch (DomainNotFoundException)
@@ -187,7 +199,7 @@ internal sealed class GuestPlan : IDisposable
     }
 
     /// <summary>Everything that can be refused before a key derivation is spent.</summary>
-    private static void Preflight(DiskPlan disk, KeySet keys, UnlockState state, string holderRegistryPath, bool dryRun, ActivityLog log)
+    private static void Preflight(DiskPlan disk, IReadOnlyList<PresentedKey> keys, UnlockState state, string holderRegistryPath, bool dryRun, ActivityLog log)
     {
         var spec = disk.Disk;
         if (spec.Backend == DiskBackend.DmCrypt && CryptDevice.IsDeviceMapperAvailable && CryptDevice.ReadActiveMapping(spec.MappingName!) is { } mapping)
@@ -213,9 +225,10 @@ internal sealed class GuestPlan : IDisposable
             return;
         }
 
+        CryptDevice? device = null;
         try
         {
-            using var device = CryptDevice.Load(spec.ContainerPath);
+            device = CryptDevice.Load(spec.ContainerPath);
             disk.Uuid = Guid.TryParse(device.Uuid, out var uuid) ? uuid : null;
             if (spec.Backend == DiskBackend.Native && device.Version != LuksVersion.Luks1)
             {
@@ -231,7 +244,12 @@ internal sealed class GuestPlan : IDisposable
             var last = state.LastOpenerOf(spec.ContainerPath, disk.Uuid) is { Holder: { } holder } record ? (holder, record.Slot) : ((string, int)?)null;
             var registered = ReadHolders(device, holderRegistryPath, log);
             var costs = activeSlots.ToDictionary(s => s, s => CostOf(device.GetSlotPbkdf(s)));
-            disk.Trials = new DiskTrials(spec.ContainerPath, TrialPlanner.Plan(keys, activeSlots, last, registered), costs);
+            // dmcrypt disks keep the volume key their trial unlocked: activation then costs no
+            // second key derivation (and, with the header kept too, no second header read).
+            var keepVolumeKey = !dryRun && spec.Backend == DiskBackend.DmCrypt;
+            disk.Trials = new DiskTrials(spec.ContainerPath, TrialPlanner.Plan(keys, activeSlots, last, registered), costs, keepVolumeKey, device);
+            disk.KeepHeader(device);
+            device = null;
         }
         catch (NotLuksException)
         {
@@ -240,6 +258,11 @@ internal sealed class GuestPlan : IDisposable
         catch (CryptsetupException e)
         {
             Refuse(disk, "cannot read the LUKS header: " + e.Message);
+        }
+        finally
+        {
+            // Refused, or failed: the header is not needed any more.
+            device?.Dispose();
         }
     }
 
@@ -292,7 +315,15 @@ internal sealed class GuestPlan : IDisposable
         disk.Message = message;
     }
 
-    public void Dispose() => Domain?.Dispose();
+    public void Dispose()
+    {
+        foreach (var disk in Disks)
+        {
+            disk.Dispose();
+        }
+
+        Domain?.Dispose();
+    }
 
     /// <summary>The report of a guest the run stopped short of starting (interrupted, or the
     /// run failed): disks a key opens, or that were never tried, stay closed for that reason.</summary>

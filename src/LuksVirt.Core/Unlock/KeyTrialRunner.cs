@@ -11,18 +11,22 @@ public readonly record struct TrialCost(int Threads, long MemoryKiB)
 
 /// <summary>The trials planned for one container, and the cost of a trial on each of its slots.
 /// <see cref="KeepVolumeKey"/>: the opening trial hands over the volume key it unlocked (a
-/// dmcrypt disk is then activated with it, without deriving the slot's key a second time).</summary>
-public sealed record DiskTrials(string ContainerPath, IReadOnlyList<KeyTrial> Trials, IReadOnlyDictionary<int, TrialCost>? SlotCosts = null, bool KeepVolumeKey = false)
+/// dmcrypt disk is then activated with it, without deriving the slot's key a second time).
+/// <see cref="Header"/>: the container's header as the plan loaded it, used by every trial of the
+/// disk (they run one after another, never two at once); null: each trial loads it.</summary>
+public sealed record DiskTrials(string ContainerPath, IReadOnlyList<KeyTrial> Trials, IReadOnlyDictionary<int, TrialCost>? SlotCosts = null, bool KeepVolumeKey = false, CryptDevice? Header = null)
 {
     public TrialCost CostOf(KeyTrial trial) => SlotCosts?.GetValueOrDefault(trial.Slot, TrialCost.Pbkdf2) ?? TrialCost.Pbkdf2;
 }
 
-/// <summary>What the trials found for one container: the trial that opened it (null when none
-/// did), how many key derivations were spent, the last error other than a wrong key, and the
+/// <summary>What the trials of <paramref name="Disk"/> found: the trial that opened it (null when
+/// none did), how many key derivations were spent, the last error other than a wrong key, and the
 /// volume key when <see cref="DiskTrials.KeepVolumeKey"/> asked for it (the caller disposes it;
 /// <see cref="DisposeVolumeKeys"/>).</summary>
-public sealed record DiskTrialOutcome(string ContainerPath, KeyTrial? Opened, int Derivations, string? Error, SecretBuffer? VolumeKey = null)
+public sealed record DiskTrialOutcome(DiskTrials Disk, KeyTrial? Opened, int Derivations, string? Error, SecretBuffer? VolumeKey = null)
 {
+    public string ContainerPath => Disk.ContainerPath;
+
     public static void DisposeVolumeKeys(IEnumerable<DiskTrialOutcome?> outcomes)
     {
         ArgumentNullException.ThrowIfNull(outcomes);
@@ -40,8 +44,9 @@ public sealed record DiskTrialOutcome(string ContainerPath, KeyTrial? Opened, in
 /// take 1.7x as long as one, so running them side by side gains little and risks memory).
 /// A disk's own trials run one after another in planned order, so a correct first guess costs
 /// exactly one derivation, and a disk stops as soon as one trial opens it. libcryptsetup
-/// contexts are not thread-safe: every trial loads its own. A trial that alone exceeds the
-/// budget still runs, alone.
+/// contexts are not thread-safe: a disk's trials share its header context
+/// (<see cref="DiskTrials.Header"/>) only because they never run at once; without one, every trial
+/// loads its own. A trial that alone exceeds the budget still runs, alone.
 /// </summary>
 public sealed class KeyTrialRunner
 {
@@ -122,7 +127,8 @@ public sealed class KeyTrialRunner
         SecretBuffer? volumeKey = null;
         try
         {
-            using var device = CryptDevice.Load(disk.ContainerPath);
+            using var loaded = disk.Header is null ? CryptDevice.Load(disk.ContainerPath) : null;
+            var device = disk.Header ?? loaded!;
             if (disk.KeepVolumeKey)
             {
                 // The same one derivation as a test, but the unlocked volume key is kept.
@@ -249,7 +255,7 @@ public sealed class KeyTrialRunner
         {
             lock (_gate)
             {
-                return _disks.Select(d => new DiskTrialOutcome(d.Disk.ContainerPath, d.Opened, d.Derivations, d.Error, d.VolumeKey)).ToList();
+                return _disks.Select(d => new DiskTrialOutcome(d.Disk, d.Opened, d.Derivations, d.Error, d.VolumeKey)).ToList();
             }
         }
 

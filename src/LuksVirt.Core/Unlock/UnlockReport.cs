@@ -1,4 +1,5 @@
 using LuksVirt.Core.Inventory;
+using LuksVirt.Core.KeySources;
 
 namespace LuksVirt.Core.Unlock;
 
@@ -57,18 +58,6 @@ public sealed record GuestReport(
     GuestOutcome Outcome,
     IReadOnlyList<DiskReport> Disks,
     string? Message = null);
-
-public sealed record RejectedKeyReport(string Name, string Reason);
-
-/// <summary>Something a key stick's reader passed over so the rest could be read (a damaged
-/// directory entry, a partition without FAT), and why.</summary>
-public sealed record SkippedReport(string Where, string Reason);
-
-public sealed record KeysReport(int Presented, IReadOnlyList<RejectedKeyReport> Rejected, IReadOnlyList<string> Ignored, bool Deleted)
-{
-    /// <summary>What a stick's reader skipped; empty for a key directory.</summary>
-    public IReadOnlyList<SkippedReport> Skipped { get; init; } = [];
-}
 
 public sealed record UnlockTotals(int KeyDerivations, long WallMilliseconds, int GuestsRunning, int GuestsInScope);
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using LuksVirt.Core.Activation;
 using LuksVirt.Core.Inventory;
 using LuksVirt.Core.Keys;
+using LuksVirt.Core.KeySources;
 using LuksVirt.Core.Logging;
 using LuksVirt.Core.State;
 using LuksVirt.Libvirt;
@@ -46,12 +47,20 @@ public sealed class UnlockRunner(UnlockOptions options, ActivityLog log)
         _starter = starter;
     }
 
-    public async Task<UnlockReport> RunAsync(KeySet keys, KeysReport keysReport, CancellationToken cancellationToken)
+    /// <summary>A run with the configuration file read from <see cref="UnlockOptions.ConfigPath"/>.</summary>
+    public Task<UnlockReport> RunAsync(IReadOnlyList<PresentedKey> keys, KeysReport keysReport, CancellationToken cancellationToken) =>
+        RunAsync(null, keys, keysReport, cancellationToken);
+
+    /// <summary>A run; <paramref name="config"/> is the configuration as the caller already read and
+    /// checked it (the engine: the file is read once per run), or null to read it now.</summary>
+    public async Task<UnlockReport> RunAsync(InventoryConfig? config, IReadOnlyList<PresentedKey> keys, KeysReport keysReport, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(keys);
         var clock = Stopwatch.StartNew();
         using var connection = LibvirtConnection.Open(options.ConnectUri);
-        var inventory = LiveInventory.Load(connection, options.ConfigPath, options.VmNames, log);
+        var inventory = config is null
+            ? LiveInventory.Load(connection, options.ConfigPath, options.VmNames, log)
+            : LiveInventory.Load(connection, config, options.VmNames, log);
 
         // Keys an interrupted run (kill -9, lost connection) left in libvirt secrets go before any
         // key is tried; this run holds the run lock, so no other run is using them.
@@ -144,15 +153,13 @@ public sealed class UnlockRunner(UnlockOptions options, ActivityLog log)
         }
 
         var runner = new KeyTrialRunner(options.MaxParallelTrials, KeyTrialRunner.DefaultMemoryBudgetKiB(), log.Info);
-        // dmcrypt disks keep the volume key their trial unlocked: activation then costs no
-        // second key derivation. The caller zeroes the keys when the run ends, however it ends.
-        var outcomes = await runner.RunAsync(
-            trialTargets.Select(d => d.Trials with { KeepVolumeKey = !options.DryRun && d.Disk.Backend == DiskBackend.DmCrypt }).ToList(),
-            cancellationToken).ConfigureAwait(false);
-        for (var i = 0; i < trialTargets.Count; i++)
+        // The caller zeroes the volume keys dmcrypt trials kept when the run ends, however it ends.
+        var outcomes = await runner.RunAsync([.. trialTargets.Select(d => d.Trials)], cancellationToken).ConfigureAwait(false);
+        var diskOf = trialTargets.ToDictionary<DiskPlan, DiskTrials>(d => d.Trials, ReferenceEqualityComparer.Instance);
+        foreach (var outcome in outcomes)
         {
-            var disk = trialTargets[i];
-            disk.Outcome = outcomes[i];
+            var disk = diskOf[outcome.Disk];
+            disk.Outcome = outcome;
             var refusal = disk.DeferredRefusal
                 ?? (disk.Outcome.Opened is { } opener ? ActivationPreflight.ForKey(disk.Disk, opener.Key.Secret) : null);
             if (refusal is not null)

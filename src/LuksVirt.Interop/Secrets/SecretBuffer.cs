@@ -79,37 +79,13 @@ public sealed class SecretBuffer : IDisposable
     public static SecretBuffer ReadFrom(SafeFileHandle file, int maxLength = MaxKeyLength)
     {
         ArgumentNullException.ThrowIfNull(file);
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxLength, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxLength, MaxKeyLength);
-
+        CheckMaxLength(maxLength);
         var size = RandomAccess.GetLength(file);
         var capacity = (int)Math.Min(Math.Max(size, 0) + 1, (long)maxLength + 1);
         var pages = SecretPages.Allocate(capacity);
         try
         {
-            var target = pages.Span[..capacity];
-            var total = 0;
-            while (total < capacity)
-            {
-                var read = RandomAccess.Read(file, target[total..], total);
-                if (read == 0)
-                {
-                    break;
-                }
-
-                total += read;
-            }
-
-            if (total == 0)
-            {
-                throw new InvalidDataException("the key file is empty");
-            }
-
-            if (total > maxLength)
-            {
-                throw new InvalidDataException($"the key file is larger than the limit of {maxLength} bytes");
-            }
-
+            var total = ReadToEnd(pages.Span[..capacity], (target, offset) => RandomAccess.Read(file, target, offset), "the key file", maxLength);
             if (total == capacity)
             {
                 throw new InvalidDataException($"the key file grew while it was read (fstat said {size} bytes); read it again once it is complete");
@@ -122,6 +98,23 @@ public sealed class SecretBuffer : IDisposable
             pages.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Reads a stream to its end (standard input: no size is known beforehand) through scratch
+    /// pages of <paramref name="maxLength"/> + 1 bytes, then keeps a copy of exactly the key's
+    /// length, so the locked memory held afterwards is the key's own size. Throws
+    /// <see cref="InvalidDataException"/>, naming the input as <paramref name="inputName"/> ("the
+    /// key on standard input"), when it is empty or larger than <paramref name="maxLength"/> bytes.
+    /// </summary>
+    public static SecretBuffer ReadFrom(Stream input, string inputName, int maxLength = MaxKeyLength)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentException.ThrowIfNullOrEmpty(inputName);
+        CheckMaxLength(maxLength);
+        using var scratch = SecretPages.Allocate(maxLength + 1);
+        var total = ReadToEnd(scratch.Span[..(maxLength + 1)], (target, _) => input.Read(target), inputName, maxLength);
+        return CopyOf(scratch.Span[..total]);
     }
 
     public int Length => _length;
@@ -163,6 +156,39 @@ public sealed class SecretBuffer : IDisposable
     /// <summary>Zeroes the bytes and unmaps their pages. Safe to call more than once.</summary>
     public void Dispose() => _pages.Dispose();
 
+    private static void CheckMaxLength(int maxLength)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxLength, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxLength, MaxKeyLength);
+    }
+
+    /// <summary>The one read loop of every key input: fills <paramref name="target"/> until the
+    /// input ends or the target is full, and refuses an empty input or one over
+    /// <paramref name="maxLength"/> (the target is one byte longer, so that shows without reading on).</summary>
+    private static int ReadToEnd(Span<byte> target, ReadChunk read, string inputName, int maxLength)
+    {
+        var total = 0;
+        while (total < target.Length)
+        {
+            var count = read(target[total..], total);
+            if (count == 0)
+            {
+                break;
+            }
+
+            total += count;
+        }
+
+        if (total == 0)
+        {
+            throw new InvalidDataException($"{inputName} is empty");
+        }
+
+        return total > maxLength
+            ? throw new InvalidDataException($"{inputName} is larger than the limit of {maxLength} bytes")
+            : total;
+    }
+
     /// <summary>For tests: disposes exactly as <see cref="Dispose"/> does and returns a copy of the
     /// buffer's pages taken after they were zeroed and before they were unmapped.</summary>
     internal byte[] DisposeAndCopyWipedPagesForTests() => _pages.DisposeAndCopyWipedBytes();
@@ -170,3 +196,7 @@ public sealed class SecretBuffer : IDisposable
     /// <summary>For tests: where the bytes are, to find their mapping in /proc/self/smaps.</summary>
     internal nint AddressForTests => _pages.AddressForTests;
 }
+
+/// <summary>Reads into <paramref name="target"/> at <paramref name="offset"/> bytes from the start
+/// of the input; 0 at its end.</summary>
+internal delegate int ReadChunk(Span<byte> target, long offset);

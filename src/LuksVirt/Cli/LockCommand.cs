@@ -1,8 +1,8 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using LuksVirt.Core.Inventory;
 using LuksVirt.Core.Lock;
 using LuksVirt.Core.Logging;
+using LuksVirt.Core.Runs;
 using LuksVirt.Libc;
 using LuksVirt.Libvirt;
 using Spectre.Console;
@@ -39,20 +39,12 @@ internal static class LockCommand
 
             // SIGINT/SIGTERM end the waits: each guest not yet off is reported, none is destroyed
             // any more, and the report is still printed.
-            using var interrupted = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            void Interrupt(PosixSignalContext context)
-            {
-                context.Cancel = true;
-                interrupted.Cancel();
-            }
-
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Interrupt);
-            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Interrupt);
+            using var interrupted = StopSignals.Listen(cancellationToken);
 
             LockReport report;
             try
             {
-                using var runLock = UnlockExecution.AcquireRunLock(log, interrupted.Token);
+                using var runLock = RunLock.AcquireForCommand(log, interrupted.Token);
                 var locker = new HostLocker(parse.GetValue(global.Connect)!, parse.GetValue(global.Config), parse.GetValue(vms) ?? [], TimeSpan.FromSeconds(seconds), log);
                 report = await locker.RunAsync(interrupted.Token).ConfigureAwait(false);
             }

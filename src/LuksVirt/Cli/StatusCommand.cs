@@ -2,6 +2,7 @@ using System.CommandLine;
 using LuksVirt.Core.Inventory;
 using LuksVirt.Core.Logging;
 using LuksVirt.Core.Metrics;
+using LuksVirt.Core.Runs;
 using LuksVirt.Core.Status;
 using LuksVirt.Libvirt;
 using Spectre.Console;
@@ -30,7 +31,7 @@ internal static class StatusCommand
             StatusReport report;
             try
             {
-                report = new StatusReporter(parse.GetValue(global.Connect)!, parse.GetValue(global.Config), parse.GetValue(global.State)!, UnlockExecution.LockPath, log).Run();
+                report = new StatusReporter(parse.GetValue(global.Connect)!, parse.GetValue(global.Config), parse.GetValue(global.State)!, RunLock.Path, log).Run();
             }
             catch (Exception e) when (e is ConfigurationException or UnknownGuestException)
             {

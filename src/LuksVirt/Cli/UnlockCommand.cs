@@ -1,6 +1,5 @@
 using System.CommandLine;
-using LuksVirt.Core.Keys;
-using LuksVirt.Core.Unlock;
+using LuksVirt.Core.KeySources.KeyDirectory;
 
 namespace LuksVirt.Cli;
 
@@ -21,8 +20,8 @@ internal static class UnlockCommand
         command.SetAction((parse, cancellationToken) =>
         {
             var directory = parse.GetValue(keys)!;
-            return UnlockExecution.RunAsync(run.Bind(parse, global), parse.GetValue(global.Log)!, parse.GetValue(run.Json),
-                () => DirectoryKeyPresentation.Read(directory), cancellationToken);
+            return UnlockCommandRun.RunAsync(run.Bind(parse, global), parse.GetValue(global.Log)!, parse.GetValue(run.Json),
+                [new KeyDirectorySource(directory)], cancellationToken);
         });
         return command;
     }

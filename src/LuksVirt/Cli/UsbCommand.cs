@@ -1,6 +1,5 @@
 using System.CommandLine;
-using LuksVirt.Core.Keys;
-using LuksVirt.Core.Unlock;
+using LuksVirt.Core.KeySources.UsbStick;
 
 namespace LuksVirt.Cli;
 
@@ -29,8 +28,8 @@ internal static class UsbCommand
                 return Task.FromResult(ExitCodes.Usage);
             }
 
-            return UnlockExecution.RunAsync(options, parse.GetValue(global.Log)!, parse.GetValue(run.Json),
-                () => UsbKeyPresentation.Read(path, maxDepth), cancellationToken);
+            return UnlockCommandRun.RunAsync(options, parse.GetValue(global.Log)!, parse.GetValue(run.Json),
+                [new UsbKeySource(path, maxDepth)], cancellationToken);
         });
         return command;
     }

@@ -1,7 +1,7 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using LuksVirt.Core.Devices;
 using LuksVirt.Core.Logging;
+using LuksVirt.Core.Runs;
 using LuksVirt.Core.Unlock;
 using LuksVirt.Libc;
 using LuksVirt.Service;
@@ -85,15 +85,7 @@ internal static class WatchCommand
                 MetricsInterval = TimeSpan.FromSeconds(parse.GetValue(metricsInterval)),
             };
 
-            using var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            void Stop(PosixSignalContext context)
-            {
-                context.Cancel = true;
-                stopping.Cancel();
-            }
-
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+            using var stopping = StopSignals.Listen(cancellationToken);
             return await new WatchService(options, log).RunAsync(stopping.Token).ConfigureAwait(false);
         });
         return command;

@@ -1,6 +1,6 @@
-using LuksVirt.Cli;
 using LuksVirt.Core.Logging;
 using LuksVirt.Core.Metrics;
+using LuksVirt.Core.Runs;
 using LuksVirt.Core.Status;
 
 namespace LuksVirt.Service;
@@ -21,7 +21,7 @@ internal static class WatchMetrics
         return new MetricsFile(path, () =>
         {
             using var quiet = new ActivityLog(null, null);
-            return new StatusReporter(unlock.ConnectUri, unlock.ConfigPath, unlock.StatePath, UnlockExecution.LockPath, quiet).Run();
+            return new StatusReporter(unlock.ConnectUri, unlock.ConfigPath, unlock.StatePath, RunLock.Path, quiet).Run();
         }, log);
     }
 }

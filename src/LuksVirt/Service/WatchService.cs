@@ -2,14 +2,14 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Threading.Channels;
-using LuksVirt.Cli;
 using LuksVirt.Core.Activation;
 using LuksVirt.Core.Devices;
 using LuksVirt.Core.Inventory;
-using LuksVirt.Core.Keys;
+using LuksVirt.Core.KeySources.UsbStick;
 using LuksVirt.Core.Lock;
 using LuksVirt.Core.Logging;
 using LuksVirt.Core.Metrics;
+using LuksVirt.Core.Runs;
 using LuksVirt.Core.Unlock;
 using LuksVirt.Core.Usb;
 using LuksVirt.Libc;
@@ -184,17 +184,18 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log)
                 return;
             }
 
-            var outcome = await UnlockExecution.RunWithKeysAsync(options.Unlock, log, keys, cancellationToken).ConfigureAwait(false);
+            var outcome = await new UnlockEngine(options.Unlock, log).RunPresentedAsync(keys, cancellationToken).ConfigureAwait(false);
+            var exitCode = ExitCodes.Of(outcome.Ending);
             if (outcome.Report is not { } unlock)
             {
-                log.Warning(string.Create(CultureInfo.InvariantCulture, $"{disk.Name}: unlock ended without a report (exit {outcome.ExitCode})"));
+                log.Warning(string.Create(CultureInfo.InvariantCulture, $"{disk.Name}: unlock ended without a report (exit {exitCode})"));
                 return;
             }
 
             var started = unlock.Guests.Count(g => g.Outcome == GuestOutcome.Started);
             var already = unlock.Guests.Count(g => g.Outcome == GuestOutcome.AlreadyRunning);
             log.Notice(string.Create(CultureInfo.InvariantCulture,
-                $"{disk.Name}: unlock finished{(unlock.Interrupted ? " (interrupted)" : "")}: {unlock.Totals.GuestsRunning}/{unlock.Totals.GuestsInScope} guest(s) running ({started} started, {already} already running), exit {outcome.ExitCode}"));
+                $"{disk.Name}: unlock finished{(unlock.Interrupted ? " (interrupted)" : "")}: {unlock.Totals.GuestsRunning}/{unlock.Totals.GuestsInScope} guest(s) running ({started} started, {already} already running), exit {exitCode}"));
             if (started > 0)
             {
                 _unlockedBy[disk.Name] = disk;
@@ -246,9 +247,7 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log)
     /// <summary>The flock every luksvirt run takes; waits as long as another run (an
     /// administrator's unlock, a long lock) holds it, saying so once.</summary>
     private FileLock AcquireRunLock(string waiter, CancellationToken cancellationToken) =>
-        FileLock.Acquire(UnlockExecution.LockPath, Timeout.InfiniteTimeSpan,
-            holder => log.Info($"{waiter}: waiting for the run lock {UnlockExecution.LockPath}, held by {holder?.ToString() ?? "another process"}"),
-            cancellationToken);
+        RunLock.AcquireForService(log, waiter, cancellationToken);
 
     private void NotifySystemd(string state)
     {

@@ -8,7 +8,8 @@ namespace LuksVirt.Tests.Keys;
 /// <summary>
 /// The key directory as <c>luksvirt unlock --keys DIR</c> treats it, run as an administrator
 /// would (issue 10, items 1, 5, 10): with no guest in scope the run still reads the keys and
-/// cleans the directory, which is all these tests look at.
+/// cleans the directory, which is all these tests look at. The run talks to libvirt's test driver,
+/// which has no encrypted guest: the real daemon's guests belong to other tests running alongside.
 /// </summary>
 public sealed class KeyDirectoryCommandTests : IDisposable
 {
@@ -132,7 +133,7 @@ public sealed class KeyDirectoryCommandTests : IDisposable
 
     private string[] Arguments(string keys) =>
     [
-        "unlock", "--keys", keys, "--config", _temp.PathOf("luksvirt.xml"), "--state", _temp.PathOf("state.json"),
+        "unlock", "--connect", "test:///default", "--keys", keys, "--config", _temp.PathOf("luksvirt.xml"), "--state", _temp.PathOf("state.json"),
         "--log", _temp.PathOf("luksvirt.log"), "--json",
     ];
 

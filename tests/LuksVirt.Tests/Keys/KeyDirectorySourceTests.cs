@@ -1,4 +1,5 @@
 using System.Globalization;
+using LuksVirt.Core.KeySources.KeyDirectory;
 using LuksVirt.Core.Keys;
 using LuksVirt.Secrets;
 using LuksVirt.Tests.Infrastructure;
@@ -24,7 +25,7 @@ public sealed class KeyDirectorySourceTests : IDisposable
         var alice = WriteKey("luks-alice.1.key", RandomBytes(64));
         var bob = WriteKey("luks-bob.key", RandomBytes(100));
 
-        using var result = KeyDirectorySource.Read(_keys);
+        using var result = KeyDirectoryReader.Read(_keys);
 
         Assert.Empty(result.Rejected);
         Assert.Empty(result.Ignored);
@@ -46,7 +47,7 @@ public sealed class KeyDirectorySourceTests : IDisposable
         var content = "correct horse battery staple\n"u8.ToArray();
         WriteKey("luks-typed.0.key", content);
 
-        using var result = KeyDirectorySource.Read(_keys);
+        using var result = KeyDirectoryReader.Read(_keys);
 
         AssertSameBytes(content, Assert.Single(result.Keys).Secret);
     }
@@ -58,7 +59,7 @@ public sealed class KeyDirectorySourceTests : IDisposable
         WriteKey("luks-big.key", new byte[SecretBuffer.MaxKeyLength + 1]);
         var limit = WriteKey("luks-limit.key", RandomBytes(SecretBuffer.MaxKeyLength));
 
-        using var result = KeyDirectorySource.Read(_keys);
+        using var result = KeyDirectoryReader.Read(_keys);
 
         AssertSameBytes(limit, Assert.Single(result.Keys).Secret);
         Assert.Contains("empty", Reason(result, "luks-empty.key"), StringComparison.Ordinal);
@@ -73,7 +74,7 @@ public sealed class KeyDirectorySourceTests : IDisposable
         File.CreateSymbolicLink(Path.Combine(_keys, "luks-link.key"), outside);
         File.CreateSymbolicLink(Path.Combine(_keys, "luks-null.key"), "/dev/null");
 
-        using var result = KeyDirectorySource.Read(_keys);
+        using var result = KeyDirectoryReader.Read(_keys);
 
         Assert.Empty(result.Keys);
         Assert.Contains("symbolic link", Reason(result, "luks-link.key"), StringComparison.Ordinal);
@@ -87,7 +88,7 @@ public sealed class KeyDirectorySourceTests : IDisposable
         var good = WriteKey("luks-good.key", RandomBytes(64));
 
         // Opening a FIFO for reading blocks until a writer appears; none ever will.
-        using var result = await Task.Run(() => KeyDirectorySource.Read(_keys)).WaitAsync(TimeSpan.FromSeconds(10));
+        using var result = await Task.Run(() => KeyDirectoryReader.Read(_keys)).WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.Contains("FIFO", Reason(result, "luks-fifo.key"), StringComparison.Ordinal);
         AssertSameBytes(good, Assert.Single(result.Keys).Secret);
@@ -100,7 +101,7 @@ public sealed class KeyDirectorySourceTests : IDisposable
         ToolRunner.Run("mknod", Path.Combine(_keys, "luks-blockdev.key"), "b", "7", "0").EnsureSuccess("mknod b");
         Directory.CreateDirectory(Path.Combine(_keys, "luks-dir.key"));
 
-        using var result = KeyDirectorySource.Read(_keys);
+        using var result = KeyDirectoryReader.Read(_keys);
 
         Assert.Empty(result.Keys);
         Assert.Contains("character device", Reason(result, "luks-chardev.key"), StringComparison.Ordinal);
@@ -117,7 +118,7 @@ public sealed class KeyDirectorySourceTests : IDisposable
         WriteKey("README", RandomBytes(10));
         WriteKey("notes\u001b.txt", RandomBytes(10));
 
-        using var result = KeyDirectorySource.Read(_keys);
+        using var result = KeyDirectoryReader.Read(_keys);
 
         Assert.Empty(result.Keys);
         Assert.Contains("';'", Reason(result, "luks-a;rm.key"), StringComparison.Ordinal);
@@ -134,7 +135,7 @@ public sealed class KeyDirectorySourceTests : IDisposable
         WriteKey("luks-a.key", RandomBytes(64));
         var other = WriteKey("luks-b.key", RandomBytes(64));
 
-        using var result = KeyDirectorySource.Read(_keys);
+        using var result = KeyDirectoryReader.Read(_keys);
 
         AssertSameBytes(other, Assert.Single(result.Keys).Secret);
         Assert.Contains("ambiguous", Reason(result, "LUKS-A.KEY"), StringComparison.Ordinal);
@@ -148,7 +149,7 @@ public sealed class KeyDirectorySourceTests : IDisposable
         File.CreateSymbolicLink(link, _keys);
         WriteKey("luks-a.key", RandomBytes(64));
 
-        var e = Assert.Throws<KeyDirectoryException>(() => KeyDirectorySource.Read(link));
+        var e = Assert.Throws<KeyDirectoryException>(() => KeyDirectoryReader.Read(link));
 
         Assert.Contains(link, e.Message, StringComparison.Ordinal);
         Assert.Contains("symbolic link", e.Message, StringComparison.Ordinal);
@@ -159,7 +160,7 @@ public sealed class KeyDirectorySourceTests : IDisposable
     {
         File.SetUnixFileMode(_keys, (UnixFileMode)0b111_111_000);
 
-        var e = Assert.Throws<KeyDirectoryException>(() => KeyDirectorySource.Read(_keys));
+        var e = Assert.Throws<KeyDirectoryException>(() => KeyDirectoryReader.Read(_keys));
 
         Assert.Contains("writable by group or others", e.Message, StringComparison.Ordinal);
         Assert.Contains($"chmod 0700 {_keys}", e.Message, StringComparison.Ordinal);
@@ -170,7 +171,7 @@ public sealed class KeyDirectorySourceTests : IDisposable
     {
         ToolRunner.Run("chown", "nobody", _keys).EnsureSuccess("chown");
 
-        var e = Assert.Throws<KeyDirectoryException>(() => KeyDirectorySource.Read(_keys));
+        var e = Assert.Throws<KeyDirectoryException>(() => KeyDirectoryReader.Read(_keys));
 
         Assert.Contains("not root", e.Message, StringComparison.Ordinal);
         Assert.Contains($"chown root:root {_keys}", e.Message, StringComparison.Ordinal);
@@ -181,7 +182,7 @@ public sealed class KeyDirectorySourceTests : IDisposable
     {
         var missing = _temp.PathOf("no-such-keys");
 
-        var e = Assert.Throws<KeyDirectoryException>(() => KeyDirectorySource.Read(missing));
+        var e = Assert.Throws<KeyDirectoryException>(() => KeyDirectoryReader.Read(missing));
 
         Assert.Equal($"key directory {missing} does not exist", e.Message);
         Assert.Equal(missing, e.Directory);
@@ -195,13 +196,13 @@ public sealed class KeyDirectorySourceTests : IDisposable
         WriteKey("luks-carol.2.key", RandomBytes(64));
         WriteKey("README", RandomBytes(8));
         using var stillOpen = File.OpenHandle(Path.Combine(_keys, "luks-alice.1.key"));
-        using var result = KeyDirectorySource.Read(_keys);
+        using var result = KeyDirectoryReader.Read(_keys);
         // Dropped after the read: a new key for the next run, not one of the files read.
         var late = WriteKey("luks-late.key", RandomBytes(64));
         File.Delete(Path.Combine(_keys, "luks-carol.2.key"));
         var newCarol = WriteKey("luks-carol.2.key", RandomBytes(64));
 
-        var removed = KeyDirectorySource.DeleteKeyFiles(result);
+        var removed = KeyDirectoryReader.DeleteKeyFiles(result);
 
         Assert.Equal(["luks-alice.1.key", "luks-bob.key"], removed);
         Assert.Equal(["README", "luks-carol.2.key", "luks-late.key"], Directory.GetFileSystemEntries(_keys).Select(Path.GetFileName).Order(StringComparer.Ordinal));
@@ -222,9 +223,9 @@ public sealed class KeyDirectorySourceTests : IDisposable
         File.CreateSymbolicLink(Path.Combine(_keys, "luks-link.key"), outside);
         ToolRunner.Run("mkfifo", Path.Combine(_keys, "luks-fifo.key")).EnsureSuccess("mkfifo");
         ToolRunner.Run("mknod", Path.Combine(_keys, "luks-null.key"), "c", "1", "3").EnsureSuccess("mknod");
-        using var result = await Task.Run(() => KeyDirectorySource.Read(_keys)).WaitAsync(TimeSpan.FromSeconds(10));
+        using var result = await Task.Run(() => KeyDirectoryReader.Read(_keys)).WaitAsync(TimeSpan.FromSeconds(10));
 
-        var removed = await Task.Run(() => KeyDirectorySource.DeleteKeyFiles(result)).WaitAsync(TimeSpan.FromSeconds(10));
+        var removed = await Task.Run(() => KeyDirectoryReader.DeleteKeyFiles(result)).WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.Equal(["luks-fifo.key", "luks-link.key", "luks-null.key"], removed);
         Assert.Empty(Directory.GetFileSystemEntries(_keys));
@@ -236,9 +237,9 @@ public sealed class KeyDirectorySourceTests : IDisposable
     {
         WriteKey("luks-a.key", RandomBytes(64));
         var odd = WriteKey("luks-a;rm.key", RandomBytes(64));
-        using var result = KeyDirectorySource.Read(_keys);
+        using var result = KeyDirectoryReader.Read(_keys);
 
-        var removed = KeyDirectorySource.DeleteKeyFiles(result);
+        var removed = KeyDirectoryReader.DeleteKeyFiles(result);
 
         Assert.Equal(["luks-a.key"], removed);
         Assert.Equal(odd, File.ReadAllBytes(Path.Combine(_keys, "luks-a;rm.key")));

@@ -1,3 +1,4 @@
+using LuksVirt.Core.KeySources.KeyDirectory;
 using LuksVirt.Core.Keys;
 using LuksVirt.Core.Unlock;
 using LuksVirt.Tests.Infrastructure;
@@ -28,7 +29,7 @@ public sealed class KeyDirectoryTrustTests : IDisposable
         var link = _temp.PathOf("keys-link");
         File.CreateSymbolicLink(link, keys);
 
-        var e = Assert.Throws<KeyDirectoryException>(() => KeyDirectorySource.Read(link + ending));
+        var e = Assert.Throws<KeyDirectoryException>(() => KeyDirectoryReader.Read(link + ending));
 
         Assert.Contains($"key directory {link} is a symbolic link", e.Message, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(keys, "luks-alice.key")));
@@ -40,7 +41,7 @@ public sealed class KeyDirectoryTrustTests : IDisposable
         var keys = NewKeyDirectory(_temp.PathOf("keys"));
         File.WriteAllBytes(Path.Combine(keys, "luks-alice.key"), [1, 2, 3]);
 
-        using var result = KeyDirectorySource.Read(keys + "/");
+        using var result = KeyDirectoryReader.Read(keys + "/");
 
         Assert.Equal(keys, result.Directory);
         Assert.Equal($"dir:{keys}/luks-alice.key", Assert.Single(result.Keys).Source);
@@ -60,7 +61,7 @@ public sealed class KeyDirectoryTrustTests : IDisposable
         ToolRunner.Run("chown", owner, open).EnsureSuccess("chown");
         File.SetUnixFileMode(open, (UnixFileMode)mode);
 
-        var e = Assert.Throws<KeyDirectoryException>(() => KeyDirectorySource.Read(keys));
+        var e = Assert.Throws<KeyDirectoryException>(() => KeyDirectoryReader.Read(keys));
 
         Assert.Contains($"key directory {keys} lies inside {open}, which is {fault}", e.Message, StringComparison.Ordinal);
         Assert.Contains($"fix: {fix} {open}", e.Message, StringComparison.Ordinal);
@@ -76,7 +77,7 @@ public sealed class KeyDirectoryTrustTests : IDisposable
         var keys = NewKeyDirectory(Path.Combine(shm, "lukskeys"));
         File.WriteAllBytes(Path.Combine(keys, "luks-alice.key"), [1, 2, 3]);
 
-        using var result = KeyDirectorySource.Read(keys);
+        using var result = KeyDirectoryReader.Read(keys);
 
         Assert.Single(result.Keys);
     }
@@ -95,8 +96,8 @@ public sealed class KeyDirectoryTrustTests : IDisposable
         File.CreateSymbolicLink(_temp.PathOf("to-safe"), safe);
         File.CreateSymbolicLink(_temp.PathOf("to-open"), open);
 
-        using var result = KeyDirectorySource.Read(_temp.PathOf("to-safe/keys"));
-        var e = Assert.Throws<KeyDirectoryException>(() => KeyDirectorySource.Read(_temp.PathOf("to-open/keys")));
+        using var result = KeyDirectoryReader.Read(_temp.PathOf("to-safe/keys"));
+        var e = Assert.Throws<KeyDirectoryException>(() => KeyDirectoryReader.Read(_temp.PathOf("to-open/keys")));
 
         Assert.Single(result.Keys);
         Assert.Contains($"lies inside {open}, which is writable by group or others", e.Message, StringComparison.Ordinal);
@@ -123,7 +124,7 @@ public sealed class KeyDirectoryTrustTests : IDisposable
             Assert.Contains("writable by group or others (mode 0666)", reasons["luks-open.key"], StringComparison.Ordinal);
             Assert.Contains($"chmod 0600 {keys}/luks-open.key", reasons["luks-open.key"], StringComparison.Ordinal);
             Assert.Contains("writable by group or others (mode 0660)", reasons["luks-group.key"], StringComparison.Ordinal);
-            Assert.True(presentation.HasRejectedKeyFiles);
+            Assert.True(presentation.LeftRefusedKeyFiles);
 
             presentation.WipeSource();
         }
@@ -147,7 +148,7 @@ public sealed class KeyDirectoryTrustTests : IDisposable
             var rejected = Assert.Single(presentation.Report.Rejected);
             Assert.Equal("luks-d.key", rejected.Name);
             Assert.Contains($"is a directory, not a key file; LuksVirt never removes directories: fix: rmdir {keys}/luks-d.key", rejected.Reason, StringComparison.Ordinal);
-            Assert.True(presentation.HasRejectedKeyFiles);
+            Assert.True(presentation.LeftRefusedKeyFiles);
 
             presentation.WipeSource();   // no IOException: the directory is not meant to be removed
             Assert.True(presentation.Report.Deleted);
@@ -166,7 +167,7 @@ public sealed class KeyDirectoryTrustTests : IDisposable
 
         using var presentation = DirectoryKeyPresentation.Read(keys);
 
-        Assert.False(presentation.HasRejectedKeyFiles);
+        Assert.False(presentation.LeftRefusedKeyFiles);
     }
 
     private static string NewKeyDirectory(string path)

@@ -1,3 +1,4 @@
+using LuksVirt.Core.KeySources.KeyDirectory;
 using LuksVirt.Core.Keys;
 using LuksVirt.Secrets;
 using LuksVirt.Tests.Infrastructure;
@@ -34,7 +35,7 @@ public sealed class KeyFileRemovalTests : IDisposable
         ToolRunner.Run("ln", _temp.PathOf("big.bin"), Path.Combine(_keys, "luks-big.key")).EnsureSuccess("ln");
         File.WriteAllBytes(Path.Combine(_keys, "luks-bob.key"), RandomBytes(64));
 
-        using (var result = KeyDirectorySource.Read(_keys))
+        using (var result = KeyDirectoryReader.Read(_keys))
         {
             Assert.Equal(["bob"], result.Keys.Select(k => k.Holder));
             Assert.Contains("hard link", Reason(result, "luks-alice.key"), StringComparison.Ordinal);
@@ -42,7 +43,7 @@ public sealed class KeyFileRemovalTests : IDisposable
             Assert.Contains($"rm {_keys}/luks-alice.key", Reason(result, "luks-alice.key"), StringComparison.Ordinal);
             Assert.True(result.HasRejected);
 
-            Assert.Equal(["luks-bob.key"], KeyDirectorySource.DeleteKeyFiles(result));
+            Assert.Equal(["luks-bob.key"], KeyDirectoryReader.DeleteKeyFiles(result));
         }
 
         Assert.Equal(backup, File.ReadAllBytes(_temp.PathOf("backup.key")));
@@ -56,10 +57,10 @@ public sealed class KeyFileRemovalTests : IDisposable
     {
         var key = RandomBytes(64);
         File.WriteAllBytes(Path.Combine(_keys, "luks-alice.key"), key);
-        using var result = KeyDirectorySource.Read(_keys);
+        using var result = KeyDirectoryReader.Read(_keys);
         ToolRunner.Run("ln", Path.Combine(_keys, "luks-alice.key"), _temp.PathOf("taken.key")).EnsureSuccess("ln");
 
-        var e = Assert.Throws<IOException>(() => KeyDirectorySource.DeleteKeyFiles(result));
+        var e = Assert.Throws<IOException>(() => KeyDirectoryReader.DeleteKeyFiles(result));
 
         Assert.Contains("luks-alice.key", e.Message, StringComparison.Ordinal);
         Assert.Contains("hard link", e.Message, StringComparison.Ordinal);
@@ -71,9 +72,9 @@ public sealed class KeyFileRemovalTests : IDisposable
     {
         File.WriteAllBytes(Path.Combine(_keys, "luks-alice.key"), RandomBytes(4000));
         using var witness = File.OpenHandle(Path.Combine(_keys, "luks-alice.key"));
-        using var result = KeyDirectorySource.Read(_keys);
+        using var result = KeyDirectoryReader.Read(_keys);
 
-        Assert.Equal(["luks-alice.key"], KeyDirectorySource.DeleteKeyFiles(result));
+        Assert.Equal(["luks-alice.key"], KeyDirectoryReader.DeleteKeyFiles(result));
 
         Assert.Empty(Entries());
         var content = new byte[4000];
@@ -92,10 +93,10 @@ public sealed class KeyFileRemovalTests : IDisposable
         }
 
         using var witness = File.OpenHandle(path);
-        using var result = KeyDirectorySource.Read(_keys);
+        using var result = KeyDirectoryReader.Read(_keys);
         Assert.Contains("larger than", Reason(result, "luks-huge.key"), StringComparison.Ordinal);
 
-        Assert.Equal(["luks-huge.key"], KeyDirectorySource.DeleteKeyFiles(result));
+        Assert.Equal(["luks-huge.key"], KeyDirectoryReader.DeleteKeyFiles(result));
 
         Assert.Empty(Entries());
         // At most what a key can be was written; no data lies beyond (lseek fails with ENXIO).
@@ -107,14 +108,14 @@ public sealed class KeyFileRemovalTests : IDisposable
     public void The_directory_that_was_read_is_the_one_cleaned_even_after_its_path_names_another()
     {
         File.WriteAllBytes(Path.Combine(_keys, "luks-alice.key"), RandomBytes(64));
-        using var result = KeyDirectorySource.Read(_keys);
+        using var result = KeyDirectoryReader.Read(_keys);
         var moved = _temp.PathOf("moved-keys");
         Directory.Move(_keys, moved);
         Directory.CreateDirectory(_keys, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var impostor = RandomBytes(64);
         File.WriteAllBytes(Path.Combine(_keys, "luks-alice.key"), impostor);
 
-        Assert.Equal(["luks-alice.key"], KeyDirectorySource.DeleteKeyFiles(result));
+        Assert.Equal(["luks-alice.key"], KeyDirectoryReader.DeleteKeyFiles(result));
 
         Assert.Empty(Directory.GetFileSystemEntries(moved));
         Assert.Equal(impostor, File.ReadAllBytes(Path.Combine(_keys, "luks-alice.key")));
@@ -127,13 +128,13 @@ public sealed class KeyFileRemovalTests : IDisposable
         File.WriteAllBytes(Path.Combine(_keys, "LUKS-ALICE.KEY"), key);
         File.WriteAllBytes(Path.Combine(_keys, "luks-alice.key"), key);
 
-        using var result = KeyDirectorySource.Read(_keys);
+        using var result = KeyDirectoryReader.Read(_keys);
 
         var only = Assert.Single(result.Keys);
         Assert.True(only.Secret.Span.SequenceEqual(key));
         Assert.Empty(result.Rejected);
         Assert.Equal(["luks-alice.key (the same key as LUKS-ALICE.KEY, used once)"], result.Ignored);
-        Assert.Equal(["LUKS-ALICE.KEY", "luks-alice.key"], KeyDirectorySource.DeleteKeyFiles(result));
+        Assert.Equal(["LUKS-ALICE.KEY", "luks-alice.key"], KeyDirectoryReader.DeleteKeyFiles(result));
         Assert.Empty(Entries());
     }
 

@@ -1,5 +1,6 @@
 using LuksVirt.Core.Activation;
 using LuksVirt.Core.Inventory;
+using LuksVirt.Core.KeySources;
 using LuksVirt.Core.Keys;
 using LuksVirt.Core.Logging;
 using LuksVirt.Core.Unlock;
@@ -162,7 +163,7 @@ public sealed class UnlockFaultTests(LibvirtdFixture libvirtd) : IDisposable
         var bytes = new byte[70_000];
         bytes.AsSpan().Fill((byte)'k');
         using var key = new PresentedKey("alice", null, "test", SecretBuffer.CopyOf(bytes));
-        disk.Outcome = new DiskTrialOutcome(disk.Disk.ContainerPath, new KeyTrial(key, 0, TrialReason.Search), 1, null);
+        disk.Outcome = new DiskTrialOutcome(disk.Trials, new KeyTrial(key, 0, TrialReason.Search), 1, null);
 
         var error = Assert.ThrowsAny<Exception>(() => new DiskHandover(connection, HypervisorAccount.Debian).HandOver(disk));
 
@@ -198,15 +199,7 @@ public sealed class UnlockFaultTests(LibvirtdFixture libvirtd) : IDisposable
         Func<IGuestStarter, IGuestStarter>? starter = null,
         CancellationToken cancellationToken = default)
     {
-        var s = _scenario;
-        var options = new UnlockOptions
-        {
-            ConnectUri = libvirtd.Uri,
-            ConfigPath = s.ConfigPath,
-            VmNames = s.Guests.Guests.Select(g => g.Name).ToList(),
-            StatePath = s.StatePath,
-            HolderRegistryPath = s.Directory.PathOf("holders.json"),
-        };
+        var options = _scenario.Options(libvirtd.Uri);
         using var log = new ActivityLog(null, _console);
         using var presented = new KeySet(keys.Select(k => new PresentedKey(k.Holder, 1, "test", SecretBuffer.CopyOf(k.Secret.Span))));
         var runner = new UnlockRunner(options, log,

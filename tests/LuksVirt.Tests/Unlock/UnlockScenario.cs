@@ -1,4 +1,5 @@
 using System.Text.Json;
+using LuksVirt.Core.Unlock;
 using LuksVirt.Secrets;
 using LuksVirt.Tests.Infrastructure;
 
@@ -53,6 +54,16 @@ public sealed class UnlockScenario : IDisposable
         });
         file.Write(key.Secret.Span);
     }
+
+    /// <summary>The options of an in-process run against exactly this scenario's guests.</summary>
+    public UnlockOptions Options(string connectUri) => new()
+    {
+        ConnectUri = connectUri,
+        ConfigPath = ConfigPath,
+        VmNames = Guests.Guests.Select(g => g.Name).ToList(),
+        StatePath = StatePath,
+        HolderRegistryPath = Directory.PathOf("holders.json"),
+    };
 
     public string[] GuestArguments() => Guests.Guests.SelectMany(g => new[] { "--vm", g.Name }).ToArray();
 

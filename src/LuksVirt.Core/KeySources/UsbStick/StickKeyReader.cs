@@ -1,34 +1,24 @@
 using System.Globalization;
+using LuksVirt.Core.Keys;
 using LuksVirt.Core.Usb;
 using LuksVirt.Libc;
 using LuksVirt.Secrets;
 using Microsoft.Win32.SafeHandles;
 
-namespace LuksVirt.Core.Keys;
+namespace LuksVirt.Core.KeySources.UsbStick;
 
 /// <summary>
-/// Keys on a USB stick (or an image of one), read in user space by <see cref="FatStick"/>: the
-/// stick is never mounted, so the kernel never parses its file system, and nothing is ever
-/// written to it. Key files follow the key directory's naming rules
-/// (<see cref="KeyFileName"/>) and may sit anywhere up to a depth limit below the root. Files
-/// whose names are equal apart from letter case (anywhere on the stick) are one key when their
-/// contents are identical, and all refused as a conflict when not (<see cref="SameNameKeyFiles"/>).
-/// Key bytes go from the device straight into a <see cref="SecretBuffer"/>.
+/// Reads the key files on a USB stick (or an image of one) for <see cref="UsbKeySource"/>, in
+/// user space by <see cref="FatStick"/>: the stick is never mounted, so the kernel never parses
+/// its file system, and nothing is ever written to it. Key files follow the key directory's naming
+/// rules (<see cref="KeyFileName"/>) and size limit (<see cref="KeyFileReader.CheckSize"/>) and may
+/// sit anywhere up to a depth limit below the root. Files whose names are equal apart from letter
+/// case (anywhere on the stick) are one key when their contents are identical, and all refused as
+/// a conflict when not (<see cref="SameNameKeyFiles"/>). Key bytes go from the device straight
+/// into a <see cref="SecretBuffer"/>.
 /// </summary>
-public static class UsbKeySource
+public static class StickKeyReader
 {
-    /// <summary>Prefix of <see cref="PresentedKey.Source"/> for keys from a stick.</summary>
-    public const string SourcePrefix = "usb:";
-
-    /// <summary>Directory levels below the root searched by default (0: the root only).</summary>
-    public const int DefaultMaxDepth = 4;
-
-    /// <summary>Ignored (non-key) files listed in a report; the rest are only counted.</summary>
-    public const int MaxIgnoredListed = 50;
-
-    /// <summary>The deepest search allowed: the FAT reader's own directory depth limit.</summary>
-    public static int DeepestAllowed => FatReaderLimits.Default.MaxDirectoryDepth;
-
     /// <summary>
     /// Opens <paramref name="devicePath"/> (a block device or an image file) without following a
     /// symbolic link and without blocking, checks what it is, and reads its key files. Throws
@@ -36,7 +26,7 @@ public static class UsbKeySource
     /// <see cref="FatFormatException"/> when it holds no readable FAT file system, and
     /// <see cref="IOException"/> when reading fails (a stick pulled mid-read): never a partial key.
     /// </summary>
-    public static UsbKeyReadResult Read(string devicePath, int maxDepth = DefaultMaxDepth)
+    public static UsbKeyReadResult Read(string devicePath, int maxDepth = UsbKeySource.DefaultMaxDepth)
     {
         ArgumentException.ThrowIfNullOrEmpty(devicePath);
         CheckDepth(maxDepth);
@@ -48,7 +38,7 @@ public static class UsbKeySource
     /// <summary>Reads the key files of every FAT file system on <paramref name="device"/>
     /// (superfloppy, MBR primary and logical partitions, GPT; see <see cref="FatStick"/>);
     /// <paramref name="deviceName"/> names it in key sources and messages.</summary>
-    public static UsbKeyReadResult Read(IBlockSource device, string deviceName, int maxDepth = DefaultMaxDepth)
+    public static UsbKeyReadResult Read(IBlockSource device, string deviceName, int maxDepth = UsbKeySource.DefaultMaxDepth)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentException.ThrowIfNullOrEmpty(deviceName);
@@ -63,7 +53,7 @@ public static class UsbKeySource
         var candidates = new List<(FatFileEntry Entry, string Holder, int? Slot)>();
         void AddIgnored(string description)
         {
-            if (ignored.Count < MaxIgnoredListed)
+            if (ignored.Count < UsbKeySource.MaxIgnoredListed)
             {
                 ignored.Add(description);
             }
@@ -75,17 +65,18 @@ public static class UsbKeySource
 
         foreach (var file in files)
         {
-            if (!KeyFileName.LooksLikeKeyFile(file.Name))
+            var classified = KeyFileName.Classify(file.Name);
+            switch (classified.Kind)
             {
-                AddIgnored(KeyFileName.Sanitize(file.Path));
-            }
-            else if (!KeyFileName.TryParse(file.Name, out var holder, out var slot))
-            {
-                rejected.Add(new RejectedKeyFile(KeyFileName.Sanitize(file.Path), KeyFileName.Explain(file.Name)!));
-            }
-            else
-            {
-                candidates.Add((file, holder, slot));
+                case KeyFileNameKind.NotAKeyFile:
+                    AddIgnored(KeyFileName.Sanitize(file.Path));
+                    break;
+                case KeyFileNameKind.Refused:
+                    rejected.Add(new RejectedKeyFile(KeyFileName.Sanitize(file.Path), classified.Reason!));
+                    break;
+                default:
+                    candidates.Add((file, classified.Holder!, classified.SlotHint));
+                    break;
             }
         }
 
@@ -99,7 +90,7 @@ public static class UsbKeySource
             foreach (var (entry, holder, slot) in candidates)
             {
                 var path = KeyFileName.Sanitize(entry.Path);
-                var key = TryReadKeyFile(stick, entry, out var reason);
+                var key = TryReadKeyFile(stick, entry, path, out var reason);
                 if (key is null)
                 {
                     rejected.Add(new RejectedKeyFile(path, reason!));
@@ -117,7 +108,7 @@ public static class UsbKeySource
                 AddIgnored($"{copy.File.DisplayPath} (the same key as {copy.CopyOf}, used once)");
             }
 
-            keys.AddRange(resolution.Kept.Select(k => new PresentedKey(k.Holder, k.Slot, $"{SourcePrefix}{deviceName}:{k.DisplayPath}", k.Key)));
+            keys.AddRange(resolution.Kept.Select(k => new PresentedKey(k.Holder, k.Slot, $"{UsbKeySource.SourcePrefix}{deviceName}:{k.DisplayPath}", k.Key)));
         }
         catch
         {
@@ -144,26 +135,20 @@ public static class UsbKeySource
 
     private static void CheckDepth(int maxDepth)
     {
-        if (maxDepth < 0 || maxDepth > DeepestAllowed)
+        if (maxDepth < 0 || maxDepth > UsbKeySource.DeepestAllowed)
         {
             throw new ArgumentOutOfRangeException(nameof(maxDepth), maxDepth,
-                string.Create(CultureInfo.InvariantCulture, $"the key search depth must be 0 to {DeepestAllowed} directory levels"));
+                string.Create(CultureInfo.InvariantCulture, $"the key search depth must be 0 to {UsbKeySource.DeepestAllowed} directory levels"));
         }
     }
 
     /// <summary>The key of one allow-listed file, or null with the reason it was refused. A
     /// damaged file is refused alone; a failing device (any other I/O error) ends the whole read.</summary>
-    private static SecretBuffer? TryReadKeyFile(FatStick stick, FatFileEntry entry, out string? reason)
+    private static SecretBuffer? TryReadKeyFile(FatStick stick, FatFileEntry entry, string path, out string? reason)
     {
-        if (entry.Size == 0)
+        if (KeyFileReader.CheckSize(entry.Size) is { } refusal)
         {
-            reason = "empty (0 bytes)";
-            return null;
-        }
-
-        if (entry.Size > SecretBuffer.MaxKeyLength)
-        {
-            reason = string.Create(CultureInfo.InvariantCulture, $"larger than {SecretBuffer.MaxKeyLength} bytes ({entry.Size} bytes)");
+            reason = refusal.Reason(path);
             return null;
         }
 
@@ -175,7 +160,7 @@ public static class UsbKeySource
         catch (FatFormatException e)
         {
             // The reader's messages name structures and (validated) file names, never content.
-            reason = $"cannot be read: {e.Message}";
+            reason = new KeyFileRefusal(KeyFileProblem.Unreadable, Detail: e.Message).Reason(path);
             return null;
         }
     }

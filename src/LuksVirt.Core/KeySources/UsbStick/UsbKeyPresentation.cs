@@ -2,7 +2,7 @@ using System.Globalization;
 using LuksVirt.Core.Keys;
 using LuksVirt.Core.Usb;
 
-namespace LuksVirt.Core.Unlock;
+namespace LuksVirt.Core.KeySources.UsbStick;
 
 /// <summary>Keys on a USB stick or an image of one, read without mounting it
 /// (<see cref="UsbKeySource"/>). Nothing is ever written to the stick: the keys on it are its
@@ -14,13 +14,13 @@ public sealed class UsbKeyPresentation : IKeyPresentation
     private UsbKeyPresentation(UsbKeyReadResult read) => _read = read;
 
     /// <summary>Reads the stick at <paramref name="devicePath"/>; throws as
-    /// <see cref="UsbKeySource.Read(string, int)"/> does.</summary>
+    /// <see cref="StickKeyReader.Read(string, int)"/> does.</summary>
     public static UsbKeyPresentation Read(string devicePath, int maxDepth = UsbKeySource.DefaultMaxDepth) =>
-        new(UsbKeySource.Read(devicePath, maxDepth));
+        new(StickKeyReader.Read(devicePath, maxDepth));
 
     /// <summary>Reads keys from an already open stick or image.</summary>
     public static UsbKeyPresentation Read(IBlockSource device, string deviceName, int maxDepth = UsbKeySource.DefaultMaxDepth) =>
-        new(UsbKeySource.Read(device, deviceName, maxDepth));
+        new(StickKeyReader.Read(device, deviceName, maxDepth));
 
     public string Device => _read.Device;
 
@@ -41,6 +41,9 @@ public sealed class UsbKeyPresentation : IKeyPresentation
             ? [.. _read.Skipped.Select(s => new SkippedReport(s.Where, s.Reason))]
             : [.. _read.Skipped.Select(s => new SkippedReport(s.Where, s.Reason)), new SkippedReport("...", string.Create(CultureInfo.InvariantCulture, $"{_read.SkippedNotListed} more skipped item(s) not listed"))],
     };
+
+    /// <summary>Always false: a refused file on a stick is reported, and stays its owner's.</summary>
+    public bool LeftRefusedKeyFiles => false;
 
     /// <summary>Does nothing: a stick is never written to.</summary>
     public void WipeSource()

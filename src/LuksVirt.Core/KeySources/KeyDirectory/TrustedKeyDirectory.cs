@@ -2,7 +2,7 @@ using System.Globalization;
 using LuksVirt.Libc;
 using Microsoft.Win32.SafeHandles;
 
-namespace LuksVirt.Core.Keys;
+namespace LuksVirt.Core.KeySources.KeyDirectory;
 
 /// <summary>
 /// Opens the key directory so that only root can have put, changed or swapped anything in it.

@@ -1,10 +1,11 @@
+using LuksVirt.Core.Keys;
 using LuksVirt.Libc;
 using Microsoft.Win32.SafeHandles;
 
-namespace LuksVirt.Core.Keys;
+namespace LuksVirt.Core.KeySources.KeyDirectory;
 
 /// <summary>
-/// What <see cref="KeyDirectorySource.Read"/> found. <see cref="Keys"/> belong to the caller
+/// What <see cref="KeyDirectoryReader.Read"/> found. <see cref="Keys"/> belong to the caller
 /// (dispose them, or this result). Names in <see cref="Rejected"/> and <see cref="Ignored"/> are
 /// already sanitised for logs. Holds the key directory open until disposed, so the clean-up acts
 /// on the directory that was checked and read, not on whatever its path names by then.
@@ -48,7 +49,7 @@ public sealed class KeyDirectoryReadResult : IDisposable
     /// copies of a key that is used once.</summary>
     public IReadOnlyList<string> Ignored { get; }
 
-    /// <summary>What <see cref="KeyDirectorySource.DeleteKeyFiles"/> removes: every key file read
+    /// <summary>What <see cref="KeyDirectoryReader.DeleteKeyFiles"/> removes: every key file read
     /// and every allow-listed entry refused for its content or type, each with the identity it had.</summary>
     internal IReadOnlyList<KeyDirectoryEntry> Removable { get; }
 
@@ -61,9 +62,6 @@ public sealed class KeyDirectoryReadResult : IDisposable
         DirectoryHandle.Dispose();
     }
 }
-
-/// <summary>A refused key file: its sanitised name and why, e.g. "is a symbolic link (not followed)".</summary>
-public sealed record RejectedKeyFile(string Name, string Reason);
 
 /// <summary>An entry of the key directory to remove after use, and the file it was when looked at.</summary>
 internal sealed record KeyDirectoryEntry(string Name, FileIdentity Identity);

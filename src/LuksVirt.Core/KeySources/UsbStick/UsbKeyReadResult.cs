@@ -1,9 +1,10 @@
+using LuksVirt.Core.Keys;
 using LuksVirt.Core.Usb;
 
-namespace LuksVirt.Core.Keys;
+namespace LuksVirt.Core.KeySources.UsbStick;
 
 /// <summary>
-/// What <see cref="UsbKeySource.Read(string, int)"/> found on a stick. <see cref="Keys"/> belong to
+/// What <see cref="StickKeyReader.Read(string, int)"/> found on a stick. <see cref="Keys"/> belong to
 /// the caller (dispose them, or this result). Paths in <see cref="Rejected"/> and
 /// <see cref="Ignored"/> are '/'-separated from the stick's root and already sanitised for logs.
 /// </summary>

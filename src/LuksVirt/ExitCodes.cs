@@ -1,4 +1,6 @@
-namespace LuksVirt.Cli;
+using LuksVirt.Core.Unlock;
+
+namespace LuksVirt;
 
 /// <summary>The exit codes of the command-line contract (architecture.md).</summary>
 internal static class ExitCodes
@@ -11,4 +13,12 @@ internal static class ExitCodes
 
     /// <summary>Bad usage or configuration; nothing was changed.</summary>
     public const int Usage = 2;
+
+    /// <summary>The exit code of an unlock that ended so.</summary>
+    public static int Of(UnlockEnding ending) => ending switch
+    {
+        UnlockEnding.AllDone => Success,
+        UnlockEnding.RefusedUnchanged => Usage,
+        _ => Failure,
+    };
 }

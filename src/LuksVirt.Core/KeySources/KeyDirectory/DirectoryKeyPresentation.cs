@@ -1,6 +1,6 @@
 using LuksVirt.Core.Keys;
 
-namespace LuksVirt.Core.Unlock;
+namespace LuksVirt.Core.KeySources.KeyDirectory;
 
 /// <summary>Keys dropped into a directory (the classic /dev/shm/lukskeys, or /run/luksvirt/keys).</summary>
 public sealed class DirectoryKeyPresentation : IKeyPresentation
@@ -13,13 +13,13 @@ public sealed class DirectoryKeyPresentation : IKeyPresentation
     /// <summary>Reads every allow-listed key file; throws <see cref="KeyDirectoryException"/> when
     /// the directory itself is unusable (missing, a symlink, open to others, or below a directory
     /// open to others).</summary>
-    public static DirectoryKeyPresentation Read(string directory) => new(KeyDirectorySource.Read(directory));
+    public static DirectoryKeyPresentation Read(string directory) => new(KeyDirectoryReader.Read(directory));
 
     public KeySet Keys => _read.Keys;
 
     /// <summary>True when an entry meant as a key file was refused: it is reported, and left in
     /// place if removing it was unsafe, so the run must not end as a success.</summary>
-    public bool HasRejectedKeyFiles => _read.HasRejected;
+    public bool LeftRefusedKeyFiles => _read.HasRejected;
 
     public KeysReport Report => new(
         _read.Keys.Count,
@@ -31,10 +31,10 @@ public sealed class DirectoryKeyPresentation : IKeyPresentation
     /// content or type: key material must not stay on the host whatever became of it (the classic
     /// recipe's last step). Entries refused as unsafe (hard links, foreign owners, writable by
     /// others, directories, names outside the allow-list) stay untouched and reported. Works through
-    /// the descriptor the directory was read with (<see cref="KeyDirectorySource.DeleteKeyFiles"/>).</summary>
+    /// the descriptor the directory was read with (<see cref="KeyDirectoryReader.DeleteKeyFiles"/>).</summary>
     public void WipeSource()
     {
-        KeyDirectorySource.DeleteKeyFiles(_read);
+        KeyDirectoryReader.DeleteKeyFiles(_read);
         _wiped = true;
     }
 

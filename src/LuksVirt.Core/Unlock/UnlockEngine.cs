@@ -1,0 +1,270 @@
+using LuksVirt.Core.Inventory;
+using LuksVirt.Core.Keys;
+using LuksVirt.Core.KeySources;
+using LuksVirt.Core.Logging;
+using LuksVirt.Core.Runs;
+using LuksVirt.Core.State;
+using LuksVirt.Libc;
+using LuksVirt.Libvirt;
+
+namespace LuksVirt.Core.Unlock;
+
+/// <summary>
+/// One unlock run from start to report, for every front end (<c>unlock</c>, <c>usb</c>, the
+/// <c>watch</c> service): no core dumps while keys are in memory, SIGINT/SIGTERM stop it cleanly,
+/// one run at a time (<see cref="RunLock"/>), keys from the key sources (<see cref="IKeySource"/>),
+/// the trials, activation and start (<see cref="UnlockRunner"/>), and whatever happens the keys are
+/// zeroed and the key files wiped. Front ends translate options, print the report and map the
+/// <see cref="UnlockOutcome"/> to what they say (an exit code, a log line).
+/// </summary>
+/// <remarks>
+/// Refusing (<see cref="UnlockEnding.RefusedUnchanged"/>) means nothing was touched. So everything
+/// the run is pointed at is checked first, before it waits for the lock and long before a key is
+/// read: the configuration file, the state file path and the <c>--vm</c> names (against libvirt's
+/// domains). Only then are the keys read, and their files wiped at once.
+/// </remarks>
+public sealed class UnlockEngine(UnlockOptions options, ActivityLog log)
+{
+    /// <summary>The configuration as <see cref="CheckInputs"/> read and checked it: every run of
+    /// this engine uses it, so the file is read once.</summary>
+    private InventoryConfig? _config;
+
+    /// <summary>A whole run: hardening, signals, checks, the lock, then the keys of
+    /// <paramref name="sources"/>, read in order, batch by batch. Each batch's files are wiped as
+    /// soon as it is read, and the run goes again with every key presented so far, until every
+    /// guest in scope runs or the sources have nothing more to present.</summary>
+    public async Task<UnlockOutcome> RunAsync(IReadOnlyList<IKeySource> sources, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
+        ProcessHardening.DisableDumping();
+        using var stop = StopSignals.Listen(cancellationToken);
+        if (CheckInputs() is { } refused)
+        {
+            return refused;
+        }
+
+        FileLock runLock;
+        try
+        {
+            runLock = RunLock.AcquireForCommand(log, stop.Token);
+        }
+        catch (TimeoutException e)
+        {
+            log.Error($"{e.Message}; nothing was changed");
+            return new UnlockOutcome(UnlockEnding.SomeFailed);
+        }
+        catch (OperationCanceledException)
+        {
+            log.Error("interrupted while waiting for the run lock; nothing was changed");
+            return new UnlockOutcome(UnlockEnding.SomeFailed);
+        }
+
+        using (runLock)
+        {
+            var presented = new List<IKeyPresentation>();
+            try
+            {
+                return await RunBatchesAsync(sources, presented, stop.Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                // Zeroed before the lock goes, as they always were.
+                presented.ForEach(p => p.Dispose());
+            }
+        }
+    }
+
+    /// <summary>
+    /// The run for a caller that already holds the run lock and owns the keys and the
+    /// cancellation (the watch service). The inputs are checked first (refused: the keys unused);
+    /// then the key source is wiped (unless a dry run); the caller disposes <paramref name="keys"/>.
+    /// </summary>
+    public async Task<UnlockOutcome> RunPresentedAsync(IKeyPresentation keys, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        if (CheckInputs() is { } refused)
+        {
+            return refused;
+        }
+
+        return await RunCheckedAsync([keys], cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Reads the sources one after the other (<paramref name="presented"/> collects the batches
+    /// for the caller to dispose) and runs on each batch. A source refused before any key was used
+    /// refuses the run (nothing changed); a failure after a run ends with that run's report.
+    /// </summary>
+    private async Task<UnlockOutcome> RunBatchesAsync(IReadOnlyList<IKeySource> sources, List<IKeyPresentation> presented, CancellationToken cancellationToken)
+    {
+        UnlockOutcome? last = null;
+        foreach (var source in sources)
+        {
+            var batches = source.PresentAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
+            await using (batches.ConfigureAwait(false))
+            {
+                while (true)
+                {
+                    try
+                    {
+                        if (!await batches.MoveNextAsync().ConfigureAwait(false))
+                        {
+                            break;
+                        }
+                    }
+                    catch (Exception e) when (e is IOException or OperationCanceledException)
+                    {
+                        return EndWithoutBatch(e, last);
+                    }
+
+                    presented.Add(batches.Current);
+                    last = await RunCheckedAsync(presented, cancellationToken).ConfigureAwait(false);
+                    if (last.Ending != UnlockEnding.SomeFailed || last.Report is not { Interrupted: false })
+                    {
+                        // Done, refused, interrupted or failed outright: more keys change nothing.
+                        return last;
+                    }
+                }
+            }
+        }
+
+        if (last is null)
+        {
+            log.Error("no key source presented any keys; nothing was changed");
+            return new UnlockOutcome(UnlockEnding.SomeFailed);
+        }
+
+        return last;
+    }
+
+    /// <summary>How the run ends when a source could not present its next batch.</summary>
+    private UnlockOutcome EndWithoutBatch(Exception e, UnlockOutcome? last)
+    {
+        switch (e)
+        {
+            case KeySourceRefusedException when last is null:
+                log.Error(e.Message);
+                return new UnlockOutcome(UnlockEnding.RefusedUnchanged);
+            case OperationCanceledException:
+                log.Warning("unlock interrupted while waiting for keys: keys wiped; guests not yet started stay off");
+                break;
+            default:
+                // No FAT file system, a damaged one, or a stick pulled mid-read: no key was kept.
+                log.Error($"cannot read keys: {e.Message}");
+                break;
+        }
+
+        return (last ?? new UnlockOutcome(UnlockEnding.SomeFailed)) with { Ending = UnlockEnding.SomeFailed };
+    }
+
+    /// <summary>
+    /// Everything that would make the run refuse, checked while nothing is touched: the
+    /// configuration file, the state file path, the <c>--vm</c> names (when libvirt answers).
+    /// Returns the refusal, or null when the run may go on.
+    /// </summary>
+    private UnlockOutcome? CheckInputs()
+    {
+        InventoryConfig config;
+        try
+        {
+            config = InventoryConfigLoader.LoadExplicitOrDefault(options.ConfigPath);
+        }
+        catch (ConfigurationException e)
+        {
+            log.Error(e.Message);
+            return new UnlockOutcome(UnlockEnding.RefusedUnchanged);
+        }
+
+        _config = config;
+        if (new UnlockStateStore(options.StatePath).CheckPath() is { } stateProblem)
+        {
+            log.Error(stateProblem);
+            return new UnlockOutcome(UnlockEnding.RefusedUnchanged);
+        }
+
+        try
+        {
+            using var connection = LibvirtConnection.Open(options.ConnectUri);
+            LiveInventory.Validate(connection, config, options.VmNames);
+        }
+        catch (UnknownGuestException e)
+        {
+            log.Error(e.Message);
+            return new UnlockOutcome(UnlockEnding.RefusedUnchanged);
+        }
+        catch (LibvirtException)
+        {
+            // libvirt unreachable is a failure of the run, not of its inputs: the run goes on,
+            // reads and wipes the presented keys (no key is left behind, reliability fault 8),
+            // and reports the lost connection with its fix (exit 1).
+        }
+
+        return null;
+    }
+
+    /// <summary>The run once its inputs passed <see cref="CheckInputs"/>, on the batches presented
+    /// so far (the last one new): wipe the new batch's source, then the runner with every key.</summary>
+    private async Task<UnlockOutcome> RunCheckedAsync(List<IKeyPresentation> presented, CancellationToken cancellationToken)
+    {
+        // The keys are in locked memory now: their files go at once, not after the run,
+        // so no failure, interruption or kill later on can leave them behind.
+        WipeUnlessDryRun(presented[^1]);
+        var keysReport = KeysReport.Combine([.. presented.Select(p => p.Report)]);
+        try
+        {
+            IReadOnlyList<PresentedKey> keys = presented.Count == 1 ? presented[0].Keys : [.. presented.SelectMany(p => p.Keys)];
+            var report = await new UnlockRunner(options, log).RunAsync(_config, keys, keysReport, cancellationToken).ConfigureAwait(false);
+            // A refused key file stays in the key directory and its key was not used: the run did
+            // not do all it was asked, and the administrator has a file to deal with.
+            var refusedKeyFiles = presented.Any(p => p.LeftRefusedKeyFiles);
+            return new UnlockOutcome(report.AllGuestsRunning && !refusedKeyFiles ? UnlockEnding.AllDone : UnlockEnding.SomeFailed, report);
+        }
+        catch (Exception e) when (e is ConfigurationException or UnknownGuestException)
+        {
+            // Checked before the keys were read, so the domains changed since: once key files are
+            // gone, "nothing was changed" is no longer true.
+            if (keysReport.Deleted)
+            {
+                log.Error($"{e.Message} (changed during the run; the presented key files were already deleted)");
+                return new UnlockOutcome(UnlockEnding.SomeFailed);
+            }
+
+            log.Error(e.Message);
+            return new UnlockOutcome(UnlockEnding.RefusedUnchanged);
+        }
+        catch (OperationCanceledException)
+        {
+            log.Warning("unlock interrupted: keys wiped; guests not yet started stay off");
+            return new UnlockOutcome(UnlockEnding.SomeFailed);
+        }
+        catch (LibvirtException e)
+        {
+            log.Error($"libvirt: {e.Message}; is libvirtd running? (systemctl start libvirtd)");
+            return new UnlockOutcome(UnlockEnding.SomeFailed);
+        }
+    }
+
+    private void WipeUnlessDryRun(IKeyPresentation keys)
+    {
+        if (options.DryRun)
+        {
+            return;
+        }
+
+        try
+        {
+            keys.WipeSource();
+            if (keys.Report.Deleted)
+            {
+                var unlocked = keys.Keys.Count(k => !k.Secret.IsMemoryLocked);
+                log.Info(unlocked == 0
+                    ? $"presented key files deleted; {keys.Keys.Count} key(s) stay in locked memory until the run ends"
+                    : $"presented key files deleted; {keys.Keys.Count} key(s) stay in memory until the run ends ({unlocked} not on locked pages: see luksvirt doctor)");
+            }
+        }
+        catch (IOException e)
+        {
+            log.Error($"cannot delete presented key files: {e.Message}; delete them by hand");
+        }
+    }
+}

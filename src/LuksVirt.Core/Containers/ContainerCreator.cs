@@ -1,5 +1,9 @@
+using LuksVirt.Core.DomainXml;
+using LuksVirt.Core.Holders;
 using LuksVirt.Core.Inventory;
+using LuksVirt.Core.KeyManagement;
 using LuksVirt.Core.Logging;
+using LuksVirt.Core.Volumes;
 using LuksVirt.Cryptsetup;
 using LuksVirt.Libvirt;
 

@@ -1,3 +1,4 @@
+
 namespace LuksVirt.Core.Containers;
 
 /// <summary>

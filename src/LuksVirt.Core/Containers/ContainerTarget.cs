@@ -1,3 +1,4 @@
+using LuksVirt.Core.Volumes;
 using LuksVirt.Cryptsetup;
 using LuksVirt.Libc;
 

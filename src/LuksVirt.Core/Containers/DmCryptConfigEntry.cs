@@ -1,6 +1,6 @@
 using System.Text;
-using System.Xml;
 using System.Xml.Linq;
+using System.Xml;
 using LuksVirt.Core.Inventory;
 using LuksVirt.Libc;
 

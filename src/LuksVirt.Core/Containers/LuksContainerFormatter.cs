@@ -1,3 +1,5 @@
+using LuksVirt.Core.Holders;
+using LuksVirt.Core.KeyManagement;
 using LuksVirt.Cryptsetup;
 using LuksVirt.Secrets;
 

@@ -1,10 +1,9 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
 using LuksVirt.Core.Containers;
+using LuksVirt.Core.KeyManagement;
 using LuksVirt.Core.Logging;
 using LuksVirt.Cryptsetup;
 using LuksVirt.Libc;
-using Microsoft.Win32.SafeHandles;
 
 namespace LuksVirt.Core.Migration;
 

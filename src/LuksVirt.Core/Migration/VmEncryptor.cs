@@ -1,6 +1,9 @@
 using System.Xml.Linq;
 using LuksVirt.Core.Containers;
+using LuksVirt.Core.DomainXml;
+using LuksVirt.Core.Holders;
 using LuksVirt.Core.Inventory;
+using LuksVirt.Core.KeyManagement;
 using LuksVirt.Core.Logging;
 using LuksVirt.Cryptsetup;
 using LuksVirt.Libc;

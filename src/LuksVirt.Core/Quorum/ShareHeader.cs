@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using LuksVirt.Core.Holders;
 
 namespace LuksVirt.Core.Quorum;
 
@@ -68,7 +69,7 @@ public sealed record ShareHeader(string ContainerUuid, string SplitId, int Thres
             Number(Field(fields, "slot")));
         if (quorum.Length != 2 || Number(quorum[1]) != holders.Length || header.Threshold < 2 || header.Threshold > holders.Length
             || header.Index < 1 || header.Index > holders.Length || holders.Length > Shamir.MaxShares
-            || holders.Any(h => !Containers.HolderName.IsValid(h)) || !Guid.TryParse(header.ContainerUuid, out _)
+            || holders.Any(h => !HolderName.IsValid(h)) || !Guid.TryParse(header.ContainerUuid, out _)
             || header.SplitId.Length != 32 || !header.SplitId.All(char.IsAsciiHexDigitLower))
         {
             throw new FormatException("share header is inconsistent (quorum, holders, share index, container or split id)");

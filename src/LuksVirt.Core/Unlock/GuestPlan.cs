@@ -1,5 +1,5 @@
 using LuksVirt.Core.Activation;
-using LuksVirt.Core.Containers;
+using LuksVirt.Core.Holders;
 using LuksVirt.Core.Inventory;
 using LuksVirt.Core.Keys;
 using LuksVirt.Core.Logging;

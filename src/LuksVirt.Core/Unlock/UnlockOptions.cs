@@ -15,7 +15,7 @@ public sealed record UnlockOptions
     public string StatePath { get; init; } = State.UnlockStateStore.DefaultPath;
 
     /// <summary>Holder names of LUKS1 slots (LUKS2 keeps them in its header).</summary>
-    public string HolderRegistryPath { get; init; } = Containers.KeySlotEditorOptions.DefaultRegistryPath;
+    public string HolderRegistryPath { get; init; } = KeyManagement.KeySlotEditorOptions.DefaultRegistryPath;
 
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(60);
 

@@ -1,4 +1,5 @@
 using LuksVirt.Core.Containers;
+using LuksVirt.Core.KeyManagement;
 using LuksVirt.Cryptsetup;
 using LuksVirt.Libc;
 using LuksVirt.Secrets;

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using LuksVirt.Core.Containers;
-using LuksVirt.Core.Inventory;
 using Spectre.Console;
 
 namespace LuksVirt.Cli;

@@ -1,6 +1,6 @@
-using LuksVirt.Core.Containers;
+using LuksVirt.Core.Headers;
 #if LUKSVIRT_FAULT_INJECTION
-using LuksVirt.Core.Migration;
+using LuksVirt.Core.FaultInjection;
 #endif
 
 namespace LuksVirt.Cli;

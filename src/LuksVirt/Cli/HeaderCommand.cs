@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using LuksVirt.Core.Containers;
+using LuksVirt.Core.Headers;
 using LuksVirt.Cryptsetup;
 using LuksVirt.Secrets;
 using Spectre.Console;

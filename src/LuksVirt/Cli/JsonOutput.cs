@@ -1,6 +1,6 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
+using System.Text.Json.Serialization;
+using System.Text.Json;
 using LuksVirt.Core.Bench;
 using LuksVirt.Core.Containers;
 using LuksVirt.Core.Doctor;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
-using LuksVirt.Core.Containers;
+using LuksVirt.Core.Holders;
+using LuksVirt.Core.KeyManagement;
 using LuksVirt.Cryptsetup;
 using LuksVirt.Secrets;
 using Spectre.Console;

@@ -14,7 +14,7 @@ internal sealed record KeySlotReport(int Slot, string State, string? Holder, str
 /// recover its key; <paramref name="Split"/> names this split (shares of another never combine).</summary>
 internal sealed record QuorumReport(int Threshold, int Count, string[] Holders, string Split, string Description)
 {
-    public static QuorumReport? From(LuksVirt.Core.Containers.QuorumRecord? quorum) => quorum is null
+    public static QuorumReport? From(LuksVirt.Core.Holders.QuorumRecord? quorum) => quorum is null
         ? null
         : new QuorumReport(quorum.Threshold, quorum.Count, [.. quorum.Holders], quorum.SplitId, quorum.Describe());
 }

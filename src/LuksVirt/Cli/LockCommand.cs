@@ -3,7 +3,6 @@ using LuksVirt.Core.Inventory;
 using LuksVirt.Core.Lock;
 using LuksVirt.Core.Logging;
 using LuksVirt.Core.Runs;
-using LuksVirt.Libc;
 using LuksVirt.Libvirt;
 using Spectre.Console;
 

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using LuksVirt.Core.Containers;
+using LuksVirt.Core.KeyManagement;
 using LuksVirt.Secrets;
 
 namespace LuksVirt.Cli;

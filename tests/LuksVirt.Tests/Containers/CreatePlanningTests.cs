@@ -1,6 +1,8 @@
 using System.Xml.Linq;
 using LuksVirt.Core.Containers;
+using LuksVirt.Core.DomainXml;
 using LuksVirt.Core.Inventory;
+using LuksVirt.Core.KeyManagement;
 using LuksVirt.Core.Migration;
 using LuksVirt.Cryptsetup;
 

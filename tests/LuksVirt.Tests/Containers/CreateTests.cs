@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using LuksVirt.Core.Containers;
+using LuksVirt.Core.DomainXml;
 using LuksVirt.Core.Inventory;
 using LuksVirt.Cryptsetup;
 using LuksVirt.Libvirt;

@@ -1,4 +1,6 @@
 using LuksVirt.Core.Containers;
+using LuksVirt.Core.Holders;
+using LuksVirt.Core.KeyManagement;
 using LuksVirt.Cryptsetup;
 using LuksVirt.Libc;
 using LuksVirt.Tests.Infrastructure;

@@ -1,5 +1,8 @@
 using System.Text.Json;
 using LuksVirt.Core.Containers;
+using LuksVirt.Core.Headers;
+using LuksVirt.Core.Holders;
+using LuksVirt.Core.KeyManagement;
 using LuksVirt.Cryptsetup;
 using LuksVirt.Secrets;
 using LuksVirt.Tests.Cryptsetup;

@@ -1,4 +1,4 @@
-using LuksVirt.Core.Containers;
+using LuksVirt.Core.Headers;
 using LuksVirt.Cryptsetup;
 using LuksVirt.Secrets;
 using LuksVirt.Tests.Cryptsetup;

@@ -1,6 +1,4 @@
-using System.Text;
 using LuksVirt.Libc;
-using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Infrastructure;
 

@@ -1,4 +1,3 @@
-using LuksVirt.Core.Inventory;
 
 namespace LuksVirt.Tests.Inventory;
 

@@ -1,6 +1,5 @@
 using System.Globalization;
 using LuksVirt.Core.KeySources.KeyDirectory;
-using LuksVirt.Core.Keys;
 using LuksVirt.Secrets;
 using LuksVirt.Tests.Infrastructure;
 

@@ -1,6 +1,4 @@
 using LuksVirt.Core.KeySources.KeyDirectory;
-using LuksVirt.Core.Keys;
-using LuksVirt.Core.Unlock;
 using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Keys;

@@ -1,5 +1,4 @@
 using LuksVirt.Core.KeySources.KeyDirectory;
-using LuksVirt.Core.Keys;
 using LuksVirt.Secrets;
 using LuksVirt.Tests.Infrastructure;
 

@@ -1,4 +1,3 @@
-using LuksVirt.Libvirt;
 using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Libvirt;

@@ -1,8 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
-using LuksVirt.Core.Containers;
+using LuksVirt.Core.DomainXml;
 using LuksVirt.Core.Inventory;
-using LuksVirt.Core.Migration;
 using LuksVirt.Cryptsetup;
 using LuksVirt.Libvirt;
 using LuksVirt.Tests.Cryptsetup;

@@ -1,7 +1,5 @@
 using System.Text;
 using LuksVirt.Core.KeySources.UsbStick;
-using LuksVirt.Core.Keys;
-using LuksVirt.Core.Unlock;
 using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Usb;

@@ -1,6 +1,5 @@
 using System.Text;
 using LuksVirt.Core.KeySources.UsbStick;
-using LuksVirt.Core.Unlock;
 using LuksVirt.Core.Usb;
 using LuksVirt.Tests.Infrastructure;
 

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text;
 using LuksVirt.Core.KeySources.UsbStick;
 using LuksVirt.Core.Keys;
-using LuksVirt.Core.Unlock;
 using LuksVirt.Core.Usb;
 using LuksVirt.Secrets;
 using LuksVirt.Tests.Infrastructure;

@@ -1,8 +1,10 @@
+using LuksVirt.Core.Containers;
+using LuksVirt.Core.KeyManagement;
 using LuksVirt.Cryptsetup;
 using LuksVirt.Libc;
 using LuksVirt.Secrets;
 
-namespace LuksVirt.Core.Containers;
+namespace LuksVirt.Core.Headers;
 
 /// <summary>What <see cref="HeaderBackups.Backup"/> wrote and how it was checked.</summary>
 /// <param name="KeyCheckedSlot">The slot the key opened in the backup; null when no key was given

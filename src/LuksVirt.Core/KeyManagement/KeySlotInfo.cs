@@ -1,6 +1,7 @@
+using LuksVirt.Core.Holders;
 using LuksVirt.Cryptsetup;
 
-namespace LuksVirt.Core.Containers;
+namespace LuksVirt.Core.KeyManagement;
 
 /// <summary>One key slot of a container as <c>keys list</c> shows it.</summary>
 /// <param name="Holder">LuksVirt's holder record of the slot, when there is one.</param>

@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
+using LuksVirt.Core.Holders;
 using LuksVirt.Cryptsetup;
 
-namespace LuksVirt.Core.Containers;
+namespace LuksVirt.Core.KeyManagement;
 
 /// <summary>
 /// LUKS2 tokens that other tools bound to key slots (systemd-cryptenroll's systemd-tpm2 and

@@ -1,6 +1,7 @@
 using System.Globalization;
+using LuksVirt.Core.Containers;
 
-namespace LuksVirt.Core.Containers;
+namespace LuksVirt.Core.Volumes;
 
 /// <summary>
 /// LVM volumes for containers, through the lvm2 tools (there is no stable C API for creating

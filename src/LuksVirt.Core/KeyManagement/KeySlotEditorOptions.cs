@@ -1,4 +1,7 @@
-namespace LuksVirt.Core.Containers;
+using LuksVirt.Core.Headers;
+using LuksVirt.Core.Holders;
+
+namespace LuksVirt.Core.KeyManagement;
 
 public sealed record KeySlotEditorOptions
 {

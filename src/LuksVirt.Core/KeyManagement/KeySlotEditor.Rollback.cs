@@ -1,8 +1,10 @@
+using LuksVirt.Core.Containers;
+using LuksVirt.Core.Headers;
 using LuksVirt.Cryptsetup;
 using LuksVirt.Libc;
 using LuksVirt.Secrets;
 
-namespace LuksVirt.Core.Containers;
+namespace LuksVirt.Core.KeyManagement;
 
 public sealed partial class KeySlotEditor
 {

@@ -1,8 +1,8 @@
-using System.Xml;
 using System.Xml.Linq;
+using System.Xml;
 using LuksVirt.Core.Inventory;
 
-namespace LuksVirt.Core.Containers;
+namespace LuksVirt.Core.DomainXml;
 
 /// <summary>
 /// A LUKS disk as the domain XML will name it. Native: the container itself, with

@@ -1,9 +1,11 @@
 using System.Globalization;
 using System.Security.Cryptography;
+using LuksVirt.Core.Containers;
+using LuksVirt.Core.Holders;
 using LuksVirt.Core.Quorum;
 using LuksVirt.Secrets;
 
-namespace LuksVirt.Core.Containers;
+namespace LuksVirt.Core.KeyManagement;
 
 public sealed partial class KeySlotEditor
 {

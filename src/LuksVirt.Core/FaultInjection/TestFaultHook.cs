@@ -3,8 +3,10 @@
 // variable that makes it kill itself or fail on purpose.
 #if LUKSVIRT_FAULT_INJECTION
 using System.Diagnostics;
+using LuksVirt.Core.Containers;
+using LuksVirt.Core.Headers;
 
-namespace LuksVirt.Core.Containers;
+namespace LuksVirt.Core.FaultInjection;
 
 /// <summary>
 /// FAULT-INJECTION BUILD ONLY: fault injection into key slot and header changes, driven by environment

@@ -1,4 +1,6 @@
-namespace LuksVirt.Core.Containers;
+using LuksVirt.Core.Holders;
+
+namespace LuksVirt.Core.KeyManagement;
 
 /// <summary>What a key slot change did.</summary>
 /// <param name="Container">The container path.</param>

@@ -1,6 +1,6 @@
 using LuksVirt.Cryptsetup;
 
-namespace LuksVirt.Core.Containers;
+namespace LuksVirt.Core.Holders;
 
 /// <summary>Where the holder names of a container's slots are kept: LUKS2 tokens in the header
 /// itself (<see cref="LuksTokenHolders"/>), or for LUKS1, which has no tokens, a registry file

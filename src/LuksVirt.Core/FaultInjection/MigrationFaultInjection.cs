@@ -5,7 +5,7 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace LuksVirt.Core.Migration;
+namespace LuksVirt.Core.FaultInjection;
 
 /// <summary>
 /// FAULT-INJECTION BUILD ONLY: <c>LUKSVIRT_TEST_KILL_AFTER_BYTES=N</c> makes <c>encrypt-vm</c>

@@ -1,9 +1,10 @@
 using System.Globalization;
+using LuksVirt.Core.Containers;
 using LuksVirt.Core.Keys;
 using LuksVirt.Libc;
 using LuksVirt.Secrets;
 
-namespace LuksVirt.Core.Containers;
+namespace LuksVirt.Core.KeyManagement;
 
 /// <summary>
 /// Reads one key given by an administrator (<c>--key-file FILE</c> or <c>-</c>) straight into a

@@ -1,6 +1,6 @@
 using LuksVirt.Core.Keys;
 
-namespace LuksVirt.Core.Containers;
+namespace LuksVirt.Core.Holders;
 
 /// <summary>
 /// Holder names: the HOLDER part of <c>luks-HOLDER.SLOT.key</c> (<see cref="KeyFileName"/>), 1-64

@@ -1,9 +1,12 @@
 using System.Globalization;
+using LuksVirt.Core.Containers;
+using LuksVirt.Core.Headers;
+using LuksVirt.Core.Holders;
 using LuksVirt.Cryptsetup;
 using LuksVirt.Libc;
 using LuksVirt.Secrets;
 
-namespace LuksVirt.Core.Containers;
+namespace LuksVirt.Core.KeyManagement;
 
 /// <summary>
 /// Lists, adds, removes and replaces the key slots of one LUKS container, with a named holder per

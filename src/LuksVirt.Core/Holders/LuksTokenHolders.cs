@@ -1,10 +1,10 @@
 using System.Buffers;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
+using System.Text;
 using LuksVirt.Cryptsetup;
 
-namespace LuksVirt.Core.Containers;
+namespace LuksVirt.Core.Holders;
 
 /// <summary>
 /// LUKS2: one token of type <c>luksvirt-holder</c> per slot, assigned to that slot, carrying the

@@ -1,4 +1,5 @@
-namespace LuksVirt.Core.Containers;
+
+namespace LuksVirt.Core.Holders;
 
 /// <summary>What kind of secret a slot holds, as recorded when LuksVirt enrolled it.</summary>
 public enum HolderKeyKind

@@ -1,7 +1,7 @@
 using LuksVirt.Core.Keys;
 using LuksVirt.Cryptsetup;
 
-namespace LuksVirt.Core.Containers;
+namespace LuksVirt.Core.KeyManagement;
 
 /// <summary>One generated key: who holds it, which slot it opens, and its file name.</summary>
 public sealed record PlannedKey(string Holder, int Slot, bool IsRecovery)

@@ -1,8 +1,9 @@
 using System.Globalization;
+using LuksVirt.Core.Containers;
 using LuksVirt.Libc;
 using LuksVirt.Secrets;
 
-namespace LuksVirt.Core.Containers;
+namespace LuksVirt.Core.Headers;
 
 /// <summary>
 /// The whole header area of a container (every byte before the encrypted data: LUKS header,

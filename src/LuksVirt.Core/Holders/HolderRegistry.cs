@@ -1,10 +1,10 @@
-using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json;
+using LuksVirt.Core.KeyManagement;
 using LuksVirt.Cryptsetup;
 using LuksVirt.Libc;
 
-namespace LuksVirt.Core.Containers;
+namespace LuksVirt.Core.Holders;
 
 /// <summary>
 /// LUKS1 has no tokens, so its holder names live in a registry file without secrets (default

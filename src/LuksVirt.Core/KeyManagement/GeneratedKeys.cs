@@ -1,6 +1,6 @@
 using LuksVirt.Secrets;
 
-namespace LuksVirt.Core.Containers;
+namespace LuksVirt.Core.KeyManagement;
 
 /// <summary>A planned key together with its bytes.</summary>
 public sealed record GeneratedKey(PlannedKey Plan, SecretBuffer Secret);

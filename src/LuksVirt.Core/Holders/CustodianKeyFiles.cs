@@ -1,8 +1,10 @@
+using LuksVirt.Core.Containers;
+using LuksVirt.Core.KeyManagement;
 using LuksVirt.Libc;
 using LuksVirt.Secrets;
 using Microsoft.Win32.SafeHandles;
 
-namespace LuksVirt.Core.Containers;
+namespace LuksVirt.Core.Holders;
 
 /// <summary>
 /// The key files written to <c>--keys-out</c> for the holders to take away: one file per key,

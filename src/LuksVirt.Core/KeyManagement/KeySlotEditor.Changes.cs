@@ -1,10 +1,13 @@
 using System.Globalization;
+using LuksVirt.Core.Containers;
+using LuksVirt.Core.Headers;
+using LuksVirt.Core.Holders;
 using LuksVirt.Core.Keys;
 using LuksVirt.Cryptsetup;
 using LuksVirt.Libc;
 using LuksVirt.Secrets;
 
-namespace LuksVirt.Core.Containers;
+namespace LuksVirt.Core.KeyManagement;
 
 public sealed partial class KeySlotEditor
 {

@@ -1,6 +1,6 @@
 using LuksVirt.Libvirt;
 
-namespace LuksVirt.Core.Containers;
+namespace LuksVirt.Core.DomainXml;
 
 /// <summary>Which libvirt domains already use a path as a disk (file or device source).</summary>
 public static class DiskUsers

@@ -1,4 +1,5 @@
-namespace LuksVirt.Core.Containers;
+
+namespace LuksVirt.Core.Headers;
 
 /// <summary>
 /// The steps of a key slot or header change, in the order they run. After each one the container

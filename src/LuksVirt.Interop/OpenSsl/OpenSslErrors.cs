@@ -27,4 +27,13 @@ internal static class OpenSslErrors
         var detail = reasons.Count == 0 ? "no reason given" : string.Join("; ", reasons);
         return new OpenSslException(function, $"{function} failed: {detail}");
     }
+
+    /// <summary>Empties the error queue after a failure that is reported otherwise (an input the
+    /// library refused), so the stale reasons do not end up in a later, unrelated exception.</summary>
+    internal static void Discard()
+    {
+        while (Interop.OpenSsl.ErrorGet() != 0)
+        {
+        }
+    }
 }

@@ -148,9 +148,7 @@ internal sealed class TangAdvertisement
     {
         try
         {
-            var bytes = Base64Url.DecodeFromChars(payload);
-            using var document = JsonDocument.Parse(bytes);
-            var keySet = document.RootElement.Clone();
+            var keySet = Compact(Base64Url.DecodeFromChars(payload));
             keys = keySet.Deserialize(JoseJsonContext.Default.JwkSetDocument)?.Keys
                 ?? throw new TangAdvertisementException($"the advertisement from {source} has no JWK Set (\"keys\") in its payload");
             return keySet;
@@ -159,6 +157,21 @@ internal sealed class TangAdvertisement
         {
             throw new TangAdvertisementException($"the payload of the advertisement from {source} is not a JWK Set: {e.Message}", e);
         }
+    }
+
+    /// <summary>The JSON without insignificant whitespace, as jose writes it into a JWE's
+    /// header (Tang's own payload has spaces after its colons and commas).</summary>
+    private static JsonElement Compact(byte[] json)
+    {
+        using var document = JsonDocument.Parse(json);
+        var output = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(output))
+        {
+            document.RootElement.WriteTo(writer);
+        }
+
+        using var compact = JsonDocument.Parse(output.WrittenMemory);
+        return compact.RootElement.Clone();
     }
 
     private static EcPublicJwk ReadKey(JwkDocument document, int index, string source)

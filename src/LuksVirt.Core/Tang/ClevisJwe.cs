@@ -5,8 +5,8 @@ using System.Text.Json;
 namespace LuksVirt.Core.Tang;
 
 /// <summary>
-/// A JWE as clevis writes one: ECDH-ES in direct mode (no encrypted key), A256GCM, the protected
-/// header carrying <c>epk</c>, <c>kid</c> and <c>clevis</c>. Read from the compact form
+/// A JWE as clevis writes one: no encrypted key (ECDH-ES for tang, "dir" for sss), a 96-bit iv
+/// and a 128-bit tag (A256GCM), the pin's configuration in the protected header's <c>clevis</c>. Read from the compact form
 /// (<c>clevis encrypt</c>'s output) or the flattened JSON form (a LUKS2 token's <c>jwe</c>), and
 /// written in both. Nothing here is secret: the plaintext is only inside the ciphertext.
 /// </summary>
@@ -112,7 +112,7 @@ internal sealed class ClevisJwe
 
         if (encryptedKey.Length != 0)
         {
-            throw new ClevisJweException("the JWE has an encrypted key, which ECDH-ES in direct mode (as clevis writes it) has not");
+            throw new ClevisJweException("the JWE has an encrypted key, which clevis never writes (ECDH-ES and dir use none)");
         }
 
         ClevisJweHeaderDocument header;
@@ -128,11 +128,6 @@ internal sealed class ClevisJwe
         catch (Exception e) when (e is FormatException or JsonException)
         {
             throw new ClevisJweException($"the JWE is not valid base64url and JSON: {e.Message}", e);
-        }
-
-        if (header.Alg != "ECDH-ES" || header.Enc != ConcatKdf.A256Gcm)
-        {
-            throw new ClevisJweException($"the JWE uses alg '{EcPublicJwk.Printable(header.Alg)}' and enc '{EcPublicJwk.Printable(header.Enc)}'; clevis's tang pin writes ECDH-ES and A256GCM");
         }
 
         if (header.Zip is not null)

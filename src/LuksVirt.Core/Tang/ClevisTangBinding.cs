@@ -4,7 +4,7 @@ namespace LuksVirt.Core.Tang;
 
 /// <summary>
 /// What a clevis tang JWE says about its server, read from the protected header the way
-/// clevis-decrypt-tang reads it: <c>clevis.pin</c> is "tang", <c>clevis.tang.url</c> the server,
+/// clevis-decrypt-tang reads it: <c>clevis.pin</c> is "tang", alg ECDH-ES and enc A256GCM, <c>clevis.tang.url</c> the server,
 /// <c>kid</c> the thumbprint of the exchange key, found in <c>clevis.tang.adv</c> (by SHA-256 or
 /// SHA-1 thumbprint), and <c>epk</c> the ephemeral key on the same curve.
 /// </summary>
@@ -36,6 +36,11 @@ internal sealed class ClevisTangBinding
         if (header.Clevis?.Pin != PinName)
         {
             throw new ClevisJweException($"the JWE is for the clevis pin '{EcPublicJwk.Printable(header.Clevis?.Pin)}', not 'tang'");
+        }
+
+        if (header.Alg != "ECDH-ES" || header.Enc != ConcatKdf.A256Gcm)
+        {
+            throw new ClevisJweException($"the JWE uses alg '{EcPublicJwk.Printable(header.Alg)}' and enc '{EcPublicJwk.Printable(header.Enc)}'; clevis's tang pin writes ECDH-ES and A256GCM");
         }
 
         if (header.Clevis.Tang is not { } tang || tang.Adv is not { } keySet)

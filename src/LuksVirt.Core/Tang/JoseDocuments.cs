@@ -146,6 +146,20 @@ internal sealed class JweDocument
     public JsonElement? Unprotected { get; set; }
 }
 
+/// <summary>A LUKS2 token of type "clevis" as <c>clevis luks bind</c> writes it: the slot it
+/// unlocks (as a string, as LUKS2 keeps them) and the JWE in flattened JSON.</summary>
+internal sealed class ClevisTokenDocument
+{
+    [JsonPropertyName("type")]
+    public string? Type { get; set; }
+
+    [JsonPropertyName("keyslots")]
+    public List<string>? Keyslots { get; set; }
+
+    [JsonPropertyName("jwe")]
+    public JsonElement? Jwe { get; set; }
+}
+
 /// <summary>Source-generated (AOT: no reflection). Duplicate members are refused: two
 /// <c>kid</c>s or two <c>x</c>s would let two readers see two different objects.</summary>
 [JsonSourceGenerationOptions(
@@ -157,4 +171,5 @@ internal sealed class JweDocument
 [JsonSerializable(typeof(JwsHeaderDocument))]
 [JsonSerializable(typeof(ClevisJweHeaderDocument))]
 [JsonSerializable(typeof(JweDocument))]
+[JsonSerializable(typeof(ClevisTokenDocument))]
 internal sealed partial class JoseJsonContext : JsonSerializerContext;

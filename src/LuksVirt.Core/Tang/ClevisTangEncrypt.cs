@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text;
 using LuksVirt.Secrets;
 
 namespace LuksVirt.Core.Tang;
@@ -40,7 +41,7 @@ internal static class ClevisTangEncrypt
         using (var contentKey = ConcatKdf.DeriveA256GcmKey(sharedX.Span))
         using (var aes = new AesGcm(contentKey.Span, ClevisJwe.TagBytes))
         {
-            aes.Encrypt(iv, key.Span, ciphertext, tag, System.Text.Encoding.ASCII.GetBytes(protectedSegment));
+            aes.Encrypt(iv, key.Span, ciphertext, tag, Encoding.ASCII.GetBytes(protectedSegment));
         }
 
         return ClevisJwe.Create(protectedSegment, header, iv, ciphertext, tag);

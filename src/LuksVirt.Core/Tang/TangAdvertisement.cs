@@ -2,6 +2,7 @@ using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using LuksVirt.OpenSsl;
 
 namespace LuksVirt.Core.Tang;
 
@@ -198,8 +199,8 @@ internal sealed class TangAdvertisement
             var header = JsonSerializer.Deserialize(Base64Url.DecodeFromChars(protectedHeader), JoseJsonContext.Default.JwsHeaderDocument);
             var (expectedAlg, hash) = key.Curve switch
             {
-                LuksVirt.OpenSsl.EcCurveName.P256 => ("ES256", HashAlgorithmName.SHA256),
-                LuksVirt.OpenSsl.EcCurveName.P384 => ("ES384", HashAlgorithmName.SHA384),
+                EcCurveName.P256 => ("ES256", HashAlgorithmName.SHA256),
+                EcCurveName.P384 => ("ES384", HashAlgorithmName.SHA384),
                 _ => ("ES512", HashAlgorithmName.SHA512),
             };
             if (header?.Alg != expectedAlg)

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Authentication;
 using System.Text.Json;
+using LuksVirt.OpenSsl;
 
 namespace LuksVirt.Core.Tang;
 
@@ -79,7 +80,7 @@ internal sealed class TangClient : IDisposable
             var reply = EcPublicJwk.FromDocument(JsonSerializer.Deserialize(body, JoseJsonContext.Default.JwkDocument));
             if (reply.Curve != blindedPoint.Curve)
             {
-                throw new FormatException($"the key is on {LuksVirt.OpenSsl.EcCurve.Describe(reply.Curve)}, the request was on {LuksVirt.OpenSsl.EcCurve.Describe(blindedPoint.Curve)}");
+                throw new FormatException($"the key is on {EcCurve.Describe(reply.Curve)}, the request was on {EcCurve.Describe(blindedPoint.Curve)}");
             }
 
             return reply;

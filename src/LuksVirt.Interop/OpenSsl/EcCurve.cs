@@ -47,13 +47,7 @@ public sealed class EcCurve : IDisposable
             EcCurveName.P521 => Interop.OpenSsl.NidSecp521R1,
             _ => throw new ArgumentOutOfRangeException(nameof(name), name, "not a supported curve"),
         };
-        var group = Interop.OpenSsl.EcGroupNewByCurveName(nid);
-        if (group.IsInvalid)
-        {
-            group.Dispose();
-            throw OpenSslErrors.Create("EC_GROUP_new_by_curve_name");
-        }
-
+        var group = OpenSslErrors.ThrowIfInvalid(Interop.OpenSsl.EcGroupNewByCurveName(nid), "EC_GROUP_new_by_curve_name");
         SafeBigNumHandle? order = null;
         try
         {
@@ -262,41 +256,11 @@ public sealed class EcCurve : IDisposable
         }
     }
 
-    private SafeEcPointHandle NewPoint()
-    {
-        var point = Interop.OpenSsl.EcPointNew(_group);
-        if (point.IsInvalid)
-        {
-            point.Dispose();
-            throw OpenSslErrors.Create("EC_POINT_new");
-        }
+    private SafeEcPointHandle NewPoint() => OpenSslErrors.ThrowIfInvalid(Interop.OpenSsl.EcPointNew(_group), "EC_POINT_new");
 
-        return point;
-    }
+    private static SafeBigNumHandle NewBigNum() => OpenSslErrors.ThrowIfInvalid(Interop.OpenSsl.BigNumSecureNew(), "BN_secure_new");
 
-    private static SafeBigNumHandle NewBigNum()
-    {
-        var number = Interop.OpenSsl.BigNumSecureNew();
-        if (number.IsInvalid)
-        {
-            number.Dispose();
-            throw OpenSslErrors.Create("BN_secure_new");
-        }
-
-        return number;
-    }
-
-    private static SafeBigNumContextHandle NewContext()
-    {
-        var context = Interop.OpenSsl.BigNumContextSecureNew();
-        if (context.IsInvalid)
-        {
-            context.Dispose();
-            throw OpenSslErrors.Create("BN_CTX_secure_new");
-        }
-
-        return context;
-    }
+    private static SafeBigNumContextHandle NewContext() => OpenSslErrors.ThrowIfInvalid(Interop.OpenSsl.BigNumContextSecureNew(), "BN_CTX_secure_new");
 }
 
 /// <summary>A point on an <see cref="EcCurve"/>, in OpenSSL's memory and cleansed on dispose.</summary>

@@ -48,7 +48,7 @@ internal static class ClevisTangDecrypt
         }
         catch (CryptographicException e)
         {
-            throw new TangProtocolException($"the Tang server {binding.Server} answered the recovery with a point that is not on the curve: it is not a Tang server or is broken", e);
+            throw new TangProtocolException($"the Tang server {binding.Server} answered the recovery with a point that gives no key (off the curve, or the point at infinity): it is not a Tang server or is broken", e);
         }
 
         using (sharedX)

@@ -117,6 +117,21 @@ public sealed class TangRefusalTests(TangServer server) : IClassFixture<TangServ
     }
 
     [Fact]
+    public async Task A_server_whose_tls_certificate_is_not_trusted_is_refused_before_anything_is_read()
+    {
+        using var tls = TangServer.WithSelfSignedTls();
+        using var client = new TangClient();
+
+        var refusal = await Assert.ThrowsAsync<TangServerUnreachableException>(() => client.FetchAdvertisementAsync(TangServerUrl.Parse(tls.Url), tls.SigningKeyThumbprint, CancellationToken.None));
+        // The same server, certificate unchecked by curl, serves a good advertisement: the
+        // refusal is the certificate's.
+        var advertisement = TangAdvertisement.Parse(Encoding.UTF8.GetBytes(tls.FetchAdvertisementWithCurl()), tls.Url);
+
+        Assert.Contains("TLS", refusal.Message, StringComparison.Ordinal);
+        Assert.True(advertisement.IsSignedBy(tls.SigningKeyThumbprint));
+    }
+
+    [Fact]
     public async Task An_oversized_reply_is_refused()
     {
         using var flood = CannedHttpServer.Answering(200, "OK", new string('x', TangClient.MaxReplyBytes + 1));

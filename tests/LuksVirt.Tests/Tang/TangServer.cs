@@ -22,10 +22,17 @@ public sealed class TangServer : IDisposable
 
     private readonly TempDirectory _directory = new("tang");
     private readonly StringBuilder _log = new();
+    private readonly bool _tls;
     private Process? _socat;
 
     public TangServer()
+        : this(tls: false)
     {
+    }
+
+    private TangServer(bool tls)
+    {
+        _tls = tls;
         foreach (var tool in new[] { Tangd, TangdKeygen, "/usr/bin/socat", "/usr/bin/jose", "/usr/bin/clevis" })
         {
             if (!File.Exists(tool))
@@ -39,14 +46,25 @@ public sealed class TangServer : IDisposable
         ToolRunner.Run(TangdKeygen, KeyDirectory, "sig", "exc").EnsureSuccess("tangd-keygen");
         SigningKeyThumbprint = Thumbprint("sig");
         ExchangeKeyThumbprint = Thumbprint("exc");
+        if (tls)
+        {
+            // A certificate no system trusts: for the client's refusal of it.
+            ToolRunner.Run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+                "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                "-keyout", _directory.PathOf("tls.key"), "-out", _directory.PathOf("tls.crt")).EnsureSuccess("openssl req");
+        }
+
         Start();
     }
+
+    /// <summary>The same server behind TLS with a self-signed certificate.</summary>
+    public static TangServer WithSelfSignedTls() => new(tls: true);
 
     public string KeyDirectory { get; }
 
     public int Port { get; private set; }
 
-    public string Url => $"http://127.0.0.1:{Port}";
+    public string Url => $"{(_tls ? "https" : "http")}://127.0.0.1:{Port}";
 
     /// <summary>The SHA-256 thumbprint of the signing key, computed by jose (the witness).</summary>
     public string SigningKeyThumbprint { get; }
@@ -65,9 +83,10 @@ public sealed class TangServer : IDisposable
         }
     }
 
-    /// <summary>The advertisement as curl fetches it (an independent client).</summary>
+    /// <summary>The advertisement as curl fetches it (an independent client; it accepts the
+    /// self-signed certificate of <see cref="WithSelfSignedTls"/>).</summary>
     public string FetchAdvertisementWithCurl() =>
-        ToolRunner.Run("curl", "-sf", $"{Url}/adv").EnsureSuccess("curl /adv").StandardOutput;
+        ToolRunner.Run("curl", "-sfk", $"{Url}/adv").EnsureSuccess("curl /adv").StandardOutput;
 
     /// <summary>Stops serving: the port then refuses connections.</summary>
     public void Stop()
@@ -124,7 +143,9 @@ public sealed class TangServer : IDisposable
         };
         start.ArgumentList.Add("-d");
         start.ArgumentList.Add("-d");
-        start.ArgumentList.Add($"TCP-LISTEN:{Port},bind=127.0.0.1,reuseaddr,fork");
+        start.ArgumentList.Add(_tls
+            ? $"OPENSSL-LISTEN:{Port},bind=127.0.0.1,reuseaddr,fork,verify=0,cert={_directory.PathOf("tls.crt")},key={_directory.PathOf("tls.key")}"
+            : $"TCP-LISTEN:{Port},bind=127.0.0.1,reuseaddr,fork");
         start.ArgumentList.Add($"EXEC:{Tangd} {KeyDirectory}");
 
         var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

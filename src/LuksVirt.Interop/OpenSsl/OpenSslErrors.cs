@@ -27,4 +27,27 @@ internal static class OpenSslErrors
         var detail = reasons.Count == 0 ? "no reason given" : string.Join("; ", reasons);
         return new OpenSslException(function, $"{function} failed: {detail}");
     }
+
+    /// <summary>Returns <paramref name="handle"/> when the allocation that made it succeeded; else
+    /// disposes it and throws with OpenSSL's reason.</summary>
+    internal static T ThrowIfInvalid<T>(T handle, string function)
+        where T : SafeHandle
+    {
+        if (handle.IsInvalid)
+        {
+            handle.Dispose();
+            throw Create(function);
+        }
+
+        return handle;
+    }
+
+    /// <summary>Empties the error queue after a failure that is reported otherwise (an input the
+    /// library refused), so the stale reasons do not end up in a later, unrelated exception.</summary>
+    internal static void Discard()
+    {
+        while (Interop.OpenSsl.ErrorGet() != 0)
+        {
+        }
+    }
 }

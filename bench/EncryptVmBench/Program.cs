@@ -2,9 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
-using LuksVirt.Libvirt;
-using LuksVirt.OpenSsl;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Libvirt;
+using LuksVirt.Interop.OpenSsl;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Bench;
 

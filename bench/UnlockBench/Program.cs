@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Security;
 using System.Text.Json;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Libvirt;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Libvirt;
+using LuksVirt.Interop.Secrets;
 
 // issue 3's benchmark. 6 LUKS1 containers (PBKDF2 calibrated to 500 ms, as `--iter-time 500`),
 // a recovery key in slot 0 and one of three holders' keys in slot 1 of each; each holder

@@ -1,4 +1,4 @@
-namespace LuksVirt;
+namespace LuksVirt.Interop;
 
 /// <summary>Every native signature lives in this partial class, one nested class per library.</summary>
 internal static partial class Interop

@@ -1,6 +1,6 @@
 using LuksVirt.Core.Inventory;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Core.Activation;
 

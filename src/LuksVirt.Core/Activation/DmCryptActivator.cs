@@ -1,7 +1,7 @@
 using LuksVirt.Core.Inventory;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Libc;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Libc;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Core.Activation;
 

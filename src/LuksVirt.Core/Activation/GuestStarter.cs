@@ -1,4 +1,4 @@
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Libvirt;
 
 namespace LuksVirt.Core.Activation;
 

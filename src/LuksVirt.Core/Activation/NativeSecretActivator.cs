@@ -1,6 +1,6 @@
 using LuksVirt.Core.Inventory;
-using LuksVirt.Libvirt;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Libvirt;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Core.Activation;
 

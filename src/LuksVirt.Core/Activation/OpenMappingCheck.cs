@@ -1,6 +1,6 @@
 using LuksVirt.Core.Inventory;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Libc;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Libc;
 
 namespace LuksVirt.Core.Activation;
 

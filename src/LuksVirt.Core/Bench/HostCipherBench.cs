@@ -1,4 +1,4 @@
-using LuksVirt.Cryptsetup;
+using LuksVirt.Interop.Cryptsetup;
 
 namespace LuksVirt.Core.Bench;
 

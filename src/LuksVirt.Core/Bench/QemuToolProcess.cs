@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using LuksVirt.Core.Processes;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Core.Bench;
 

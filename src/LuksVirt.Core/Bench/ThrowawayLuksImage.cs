@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Serialization;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Core.Bench;
 

@@ -1,5 +1,5 @@
 using LuksVirt.Core.Inventory;
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Libvirt;
 
 namespace LuksVirt.Core.Containers;
 

@@ -2,7 +2,7 @@ using System.Text;
 using System.Xml.Linq;
 using System.Xml;
 using LuksVirt.Core.Inventory;
-using LuksVirt.Libc;
+using LuksVirt.Interop.Libc;
 
 namespace LuksVirt.Core.Containers;
 

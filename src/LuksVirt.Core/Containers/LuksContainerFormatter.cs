@@ -1,7 +1,7 @@
 using LuksVirt.Core.Holders;
 using LuksVirt.Core.KeyManagement;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Core.Containers;
 

@@ -1,8 +1,8 @@
 using LuksVirt.Core.Bench;
 using LuksVirt.Core.Inventory;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Libc;
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Libc;
+using LuksVirt.Interop.Libvirt;
 
 namespace LuksVirt.Core.Doctor;
 

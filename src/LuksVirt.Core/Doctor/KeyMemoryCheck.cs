@@ -1,5 +1,5 @@
 using System.Globalization;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Core.Doctor;
 

@@ -1,8 +1,8 @@
 using LuksVirt.Core.Containers;
 using LuksVirt.Core.KeyManagement;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Libc;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Libc;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Core.Headers;
 

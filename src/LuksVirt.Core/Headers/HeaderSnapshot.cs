@@ -1,7 +1,7 @@
 using System.Globalization;
 using LuksVirt.Core.Containers;
-using LuksVirt.Libc;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Libc;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Core.Headers;
 

@@ -1,7 +1,7 @@
 using LuksVirt.Core.Containers;
 using LuksVirt.Core.KeyManagement;
-using LuksVirt.Libc;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Libc;
+using LuksVirt.Interop.Secrets;
 using Microsoft.Win32.SafeHandles;
 
 namespace LuksVirt.Core.Holders;

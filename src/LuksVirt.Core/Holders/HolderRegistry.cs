@@ -1,8 +1,8 @@
 using System.Text.Json.Serialization;
 using System.Text.Json;
 using LuksVirt.Core.KeyManagement;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Libc;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Libc;
 
 namespace LuksVirt.Core.Holders;
 

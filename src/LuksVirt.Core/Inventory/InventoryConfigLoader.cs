@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Xml;
 using System.Xml.Linq;
-using LuksVirt.Libc;
+using LuksVirt.Interop.Libc;
 
 namespace LuksVirt.Core.Inventory;
 

@@ -1,5 +1,5 @@
 using LuksVirt.Core.Logging;
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Libvirt;
 
 namespace LuksVirt.Core.Inventory;
 

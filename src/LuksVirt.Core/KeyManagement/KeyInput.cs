@@ -1,8 +1,8 @@
 using System.Globalization;
 using LuksVirt.Core.Containers;
 using LuksVirt.Core.Keys;
-using LuksVirt.Libc;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Libc;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Core.KeyManagement;
 

@@ -3,9 +3,9 @@ using LuksVirt.Core.Containers;
 using LuksVirt.Core.Headers;
 using LuksVirt.Core.Holders;
 using LuksVirt.Core.Keys;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Libc;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Libc;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Core.KeyManagement;
 

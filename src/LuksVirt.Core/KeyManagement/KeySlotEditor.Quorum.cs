@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using LuksVirt.Core.Containers;
 using LuksVirt.Core.Holders;
 using LuksVirt.Core.Quorum;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Core.KeyManagement;
 

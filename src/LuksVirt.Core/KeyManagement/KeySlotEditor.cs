@@ -2,9 +2,9 @@ using System.Globalization;
 using LuksVirt.Core.Containers;
 using LuksVirt.Core.Headers;
 using LuksVirt.Core.Holders;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Libc;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Libc;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Core.KeyManagement;
 

@@ -1,5 +1,5 @@
 using LuksVirt.Core.Keys;
-using LuksVirt.Cryptsetup;
+using LuksVirt.Interop.Cryptsetup;
 
 namespace LuksVirt.Core.KeyManagement;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using LuksVirt.Core.Holders;
-using LuksVirt.Cryptsetup;
+using LuksVirt.Interop.Cryptsetup;
 
 namespace LuksVirt.Core.KeyManagement;
 

@@ -1,5 +1,5 @@
-using LuksVirt.Libc;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Libc;
+using LuksVirt.Interop.Secrets;
 using Microsoft.Win32.SafeHandles;
 
 namespace LuksVirt.Core.Keys;

@@ -1,6 +1,6 @@
 using System.Globalization;
-using LuksVirt.Libc;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Libc;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Core.Keys;
 

@@ -2,8 +2,8 @@ using System.Diagnostics;
 using LuksVirt.Core.Activation;
 using LuksVirt.Core.Inventory;
 using LuksVirt.Core.Logging;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Libvirt;
 
 namespace LuksVirt.Core.Lock;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using LuksVirt.Libc;
+using LuksVirt.Interop.Libc;
 using Microsoft.Win32.SafeHandles;
 
 namespace LuksVirt.Core.Logging;

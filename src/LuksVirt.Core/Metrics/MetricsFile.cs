@@ -3,7 +3,7 @@ using LuksVirt.Core.Files;
 using LuksVirt.Core.Inventory;
 using LuksVirt.Core.Logging;
 using LuksVirt.Core.Status;
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Libvirt;
 
 namespace LuksVirt.Core.Metrics;
 

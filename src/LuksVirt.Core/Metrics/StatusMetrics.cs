@@ -1,5 +1,5 @@
 using LuksVirt.Core.Status;
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Libvirt;
 
 namespace LuksVirt.Core.Metrics;
 

@@ -2,8 +2,8 @@ using System.Diagnostics;
 using LuksVirt.Core.Containers;
 using LuksVirt.Core.KeyManagement;
 using LuksVirt.Core.Logging;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Libc;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Libc;
 
 namespace LuksVirt.Core.Migration;
 

@@ -1,6 +1,6 @@
 using LuksVirt.Core.Containers;
 using LuksVirt.Core.Inventory;
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Libvirt;
 
 namespace LuksVirt.Core.Migration;
 

@@ -1,4 +1,4 @@
-using LuksVirt.Libc;
+using LuksVirt.Interop.Libc;
 using Microsoft.Win32.SafeHandles;
 
 namespace LuksVirt.Core.Migration;

@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
 using System.Security.Cryptography;
-using LuksVirt.Libc;
-using LuksVirt.OpenSsl;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Libc;
+using LuksVirt.Interop.OpenSsl;
+using LuksVirt.Interop.Secrets;
 using Microsoft.Win32.SafeHandles;
 
 namespace LuksVirt.Core.Migration;

@@ -5,9 +5,9 @@ using LuksVirt.Core.Holders;
 using LuksVirt.Core.Inventory;
 using LuksVirt.Core.KeyManagement;
 using LuksVirt.Core.Logging;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Libc;
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Libc;
+using LuksVirt.Interop.Libvirt;
 
 namespace LuksVirt.Core.Migration;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using LuksVirt.Core.Logging;
-using LuksVirt.Libc;
+using LuksVirt.Interop.Libc;
 
 namespace LuksVirt.Core.Runs;
 

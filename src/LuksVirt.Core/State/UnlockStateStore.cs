@@ -1,7 +1,7 @@
 using System.Text.Json;
 using LuksVirt.Core.Logging;
 using LuksVirt.Core.Files;
-using LuksVirt.Libc;
+using LuksVirt.Interop.Libc;
 
 namespace LuksVirt.Core.State;
 

@@ -2,9 +2,9 @@ using LuksVirt.Core.Activation;
 using LuksVirt.Core.Inventory;
 using LuksVirt.Core.Logging;
 using LuksVirt.Core.State;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Libc;
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Libc;
+using LuksVirt.Interop.Libvirt;
 
 namespace LuksVirt.Core.Status;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using LuksVirt.Cryptsetup;
+using LuksVirt.Interop.Cryptsetup;
 
 namespace LuksVirt.Core.Tang;
 

@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Core.Tang;
 

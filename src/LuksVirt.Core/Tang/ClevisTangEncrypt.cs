@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Core.Tang;
 

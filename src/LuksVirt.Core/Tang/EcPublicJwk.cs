@@ -2,7 +2,7 @@ using System.Buffers.Text;
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 using System.Text;
-using LuksVirt.OpenSsl;
+using LuksVirt.Interop.OpenSsl;
 
 namespace LuksVirt.Core.Tang;
 

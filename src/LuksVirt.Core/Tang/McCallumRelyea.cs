@@ -1,5 +1,5 @@
-using LuksVirt.OpenSsl;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.OpenSsl;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Core.Tang;
 

@@ -2,7 +2,7 @@ using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using LuksVirt.OpenSsl;
+using LuksVirt.Interop.OpenSsl;
 
 namespace LuksVirt.Core.Tang;
 

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Authentication;
 using System.Text.Json;
-using LuksVirt.OpenSsl;
+using LuksVirt.Interop.OpenSsl;
 
 namespace LuksVirt.Core.Tang;
 

@@ -1,7 +1,7 @@
 using LuksVirt.Core.Activation;
 using LuksVirt.Core.Inventory;
-using LuksVirt.Libvirt;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Libvirt;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Core.Unlock;
 

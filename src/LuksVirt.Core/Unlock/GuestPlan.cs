@@ -4,8 +4,8 @@ using LuksVirt.Core.Inventory;
 using LuksVirt.Core.Keys;
 using LuksVirt.Core.Logging;
 using LuksVirt.Core.State;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Libvirt;
 
 namespace LuksVirt.Core.Unlock;
 

@@ -4,8 +4,8 @@ using LuksVirt.Core.KeySources;
 using LuksVirt.Core.Logging;
 using LuksVirt.Core.Runs;
 using LuksVirt.Core.State;
-using LuksVirt.Libc;
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Libc;
+using LuksVirt.Interop.Libvirt;
 
 namespace LuksVirt.Core.Unlock;
 

@@ -5,7 +5,7 @@ using LuksVirt.Core.Keys;
 using LuksVirt.Core.KeySources;
 using LuksVirt.Core.Logging;
 using LuksVirt.Core.State;
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Libvirt;
 
 namespace LuksVirt.Core.Unlock;
 

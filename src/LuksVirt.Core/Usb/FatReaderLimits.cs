@@ -23,7 +23,7 @@ public sealed record FatReaderLimits
 
     /// <summary>Upper bound on the size of a file <see cref="FatVolume.ReadFile"/> returns,
     /// whatever the caller asks for: the key limit, so a stick holds every key file cryptsetup accepts.</summary>
-    public int MaxFileSize { get; init; } = LuksVirt.Secrets.SecretBuffer.MaxKeyLength;
+    public int MaxFileSize { get; init; } = LuksVirt.Interop.Secrets.SecretBuffer.MaxKeyLength;
 
     internal void Validate()
     {

@@ -1,6 +1,6 @@
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Secrets;
 
-namespace LuksVirt.Cryptsetup;
+namespace LuksVirt.Interop.Cryptsetup;
 
 public sealed partial class CryptDevice
 {

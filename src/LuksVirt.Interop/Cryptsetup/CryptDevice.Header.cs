@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace LuksVirt.Cryptsetup;
+namespace LuksVirt.Interop.Cryptsetup;
 
 public sealed partial class CryptDevice
 {

@@ -1,4 +1,4 @@
-namespace LuksVirt.Cryptsetup;
+namespace LuksVirt.Interop.Cryptsetup;
 
 /// <summary>An active device-mapper mapping as libcryptsetup describes it: its backing device
 /// and, for a LUKS mapping, the LUKS UUID of the header on that device (null for a mapping that

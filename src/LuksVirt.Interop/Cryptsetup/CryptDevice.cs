@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Secrets;
 
-namespace LuksVirt.Cryptsetup;
+namespace LuksVirt.Interop.Cryptsetup;
 
 /// <summary>
 /// One LUKS container (image file or block device) opened through libcryptsetup

@@ -1,4 +1,4 @@
-namespace LuksVirt.Cryptsetup;
+namespace LuksVirt.Interop.Cryptsetup;
 
 /// <summary>The errno values (Linux, asm-generic) that libcryptsetup returns negated and that
 /// LuksVirt tells apart. Named once here so no magic number appears elsewhere.</summary>

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace LuksVirt.Cryptsetup;
+namespace LuksVirt.Interop.Cryptsetup;
 
 /// <summary>What a failing libcryptsetup call was doing; decides what its errno means.</summary>
 internal enum CryptCall

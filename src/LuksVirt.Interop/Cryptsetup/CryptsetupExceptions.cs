@@ -1,4 +1,4 @@
-namespace LuksVirt.Cryptsetup;
+namespace LuksVirt.Interop.Cryptsetup;
 
 /// <summary>A libcryptsetup call failed. <see cref="Errno"/> is the positive errno it returned.</summary>
 public class CryptsetupException : IOException

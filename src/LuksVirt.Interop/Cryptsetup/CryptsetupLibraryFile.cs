@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 
-namespace LuksVirt.Cryptsetup;
+namespace LuksVirt.Interop.Cryptsetup;
 
 /// <summary>
 /// libcryptsetup 2.6 has no function that reports its version, so the version is the real file

@@ -1,4 +1,4 @@
-namespace LuksVirt.Cryptsetup;
+namespace LuksVirt.Interop.Cryptsetup;
 
 /// <summary>
 /// Why libcryptsetup refused a header that carries the LUKS signature, in its own words. A LUKS1

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
-using LuksVirt.Cryptsetup;
+using LuksVirt.Interop.Cryptsetup;
 
-namespace LuksVirt;
+namespace LuksVirt.Interop;
 
 internal static partial class Interop
 {

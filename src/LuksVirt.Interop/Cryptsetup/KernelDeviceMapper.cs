@@ -1,4 +1,4 @@
-namespace LuksVirt.Cryptsetup;
+namespace LuksVirt.Interop.Cryptsetup;
 
 /// <summary>
 /// Whether this kernel can create dm-crypt mappings, decided from what the kernel itself

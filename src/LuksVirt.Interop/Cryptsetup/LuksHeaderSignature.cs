@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace LuksVirt.Cryptsetup;
+namespace LuksVirt.Interop.Cryptsetup;
 
 /// <summary>
 /// Reads the fixed binary fields a LUKS header starts with, without libcryptsetup: the magic

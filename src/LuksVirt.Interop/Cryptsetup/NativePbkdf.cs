@@ -1,4 +1,4 @@
-namespace LuksVirt.Cryptsetup;
+namespace LuksVirt.Interop.Cryptsetup;
 
 /// <summary>
 /// A <see cref="PbkdfSettings"/> as struct crypt_pbkdf_type, with its strings kept alive until

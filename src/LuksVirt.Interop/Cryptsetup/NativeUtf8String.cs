@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace LuksVirt.Cryptsetup;
+namespace LuksVirt.Interop.Cryptsetup;
 
 /// <summary>A NUL-terminated UTF-8 copy of a (non-secret) string in native memory, for string
 /// members of the structs libcryptsetup takes; freed on dispose. Null stays NULL.</summary>

@@ -1,6 +1,6 @@
 using Microsoft.Win32.SafeHandles;
 
-namespace LuksVirt.Cryptsetup;
+namespace LuksVirt.Interop.Cryptsetup;
 
 /// <summary>Owns one <c>struct crypt_device</c>; released with crypt_free, which also wipes the
 /// volume key a context may have cached (after crypt_format).</summary>

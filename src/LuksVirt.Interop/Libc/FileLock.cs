@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using Microsoft.Win32.SafeHandles;
-using static LuksVirt.Interop.Libc.OpenFlags;
+using static LuksVirt.Interop.Interop.Libc.OpenFlags;
 
-namespace LuksVirt.Libc;
+namespace LuksVirt.Interop.Libc;
 
 /// <summary>
 /// An exclusive flock(2) on a lock file: the kernel releases it when the process dies, unlike

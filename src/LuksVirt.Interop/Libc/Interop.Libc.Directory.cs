@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
 
-namespace LuksVirt;
+namespace LuksVirt.Interop;
 
 internal static partial class Interop
 {

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
-using LuksVirt.Libc;
+using LuksVirt.Interop.Libc;
 
-namespace LuksVirt;
+namespace LuksVirt.Interop;
 
 internal static partial class Interop
 {

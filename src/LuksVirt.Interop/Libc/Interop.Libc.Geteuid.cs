@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace LuksVirt;
+namespace LuksVirt.Interop;
 
 internal static partial class Interop
 {

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
-namespace LuksVirt;
+namespace LuksVirt.Interop;
 
 internal static partial class Interop
 {

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
-namespace LuksVirt;
+namespace LuksVirt.Interop;
 
 internal static partial class Interop
 {

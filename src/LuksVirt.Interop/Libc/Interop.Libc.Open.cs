@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
-namespace LuksVirt;
+namespace LuksVirt.Interop;
 
 // SafeHandle parameters marshal as a pointer-sized integer while the C prototypes take an int
 // descriptor: on the LP64 ABIs .NET runs on (x86-64, AArch64) an int argument occupies the low 32
@@ -48,7 +48,7 @@ internal static partial class Interop
         internal static partial int Mkdir(string path, uint mode);
 
         /// <summary>open(2), retried on EINTR; the descriptor is owned by the returned handle.
-        /// Throws the mapped exception (ELOOP becomes <see cref="LuksVirt.Libc.SymbolicLinkRefusedException"/>
+        /// Throws the mapped exception (ELOOP becomes <see cref="LuksVirt.Interop.Libc.SymbolicLinkRefusedException"/>
         /// when <paramref name="flags"/> holds O_NOFOLLOW).</summary>
         internal static SafeFileHandle Open(string path, int flags, uint mode = 0)
         {

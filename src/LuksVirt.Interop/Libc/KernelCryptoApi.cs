@@ -1,4 +1,4 @@
-namespace LuksVirt.Libc;
+namespace LuksVirt.Interop.Libc;
 
 /// <summary>The kernel's crypto user API (AF_ALG sockets), which libcryptsetup's cipher
 /// benchmark relies on.</summary>

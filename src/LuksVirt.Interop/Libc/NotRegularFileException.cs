@@ -1,4 +1,4 @@
-namespace LuksVirt.Libc;
+namespace LuksVirt.Interop.Libc;
 
 /// <summary>
 /// A path that must name a regular file names something else: a FIFO (whose open would wait for

@@ -1,8 +1,8 @@
 using System.Globalization;
 using Microsoft.Win32.SafeHandles;
-using static LuksVirt.Interop.Libc.OpenFlags;
+using static LuksVirt.Interop.Interop.Libc.OpenFlags;
 
-namespace LuksVirt.Libc;
+namespace LuksVirt.Interop.Libc;
 
 /// <summary>Working inside a directory through its descriptor, so a directory checked once is
 /// the one every later step acts on, whatever happens to its path meanwhile.</summary>

@@ -1,6 +1,6 @@
 using Microsoft.Win32.SafeHandles;
 
-namespace LuksVirt.Libc;
+namespace LuksVirt.Interop.Libc;
 
 public static partial class PosixFile
 {

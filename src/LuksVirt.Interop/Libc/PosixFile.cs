@@ -1,7 +1,7 @@
 using Microsoft.Win32.SafeHandles;
-using static LuksVirt.Interop.Libc.OpenFlags;
+using static LuksVirt.Interop.Interop.Libc.OpenFlags;
 
-namespace LuksVirt.Libc;
+namespace LuksVirt.Interop.Libc;
 
 /// <summary>
 /// Opening files an attacker may have prepared: never follow a symlink, never block on a FIFO

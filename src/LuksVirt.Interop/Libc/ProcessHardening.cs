@@ -1,4 +1,4 @@
-namespace LuksVirt.Libc;
+namespace LuksVirt.Interop.Libc;
 
 /// <summary>Process-wide protections while key bytes are in memory.</summary>
 public static class ProcessHardening

@@ -1,7 +1,7 @@
 using Microsoft.Win32.SafeHandles;
-using static LuksVirt.Interop.Libc.OpenFlags;
+using static LuksVirt.Interop.Interop.Libc.OpenFlags;
 
-namespace LuksVirt.Libc;
+namespace LuksVirt.Interop.Libc;
 
 /// <summary>
 /// The files a run is pointed at besides the keys (configuration, state, log), opened so that

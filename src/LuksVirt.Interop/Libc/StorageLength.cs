@@ -1,6 +1,6 @@
 using Microsoft.Win32.SafeHandles;
 
-namespace LuksVirt.Libc;
+namespace LuksVirt.Interop.Libc;
 
 /// <summary>
 /// The size of a regular file or a block device in bytes. fstat (what .NET's Length uses)

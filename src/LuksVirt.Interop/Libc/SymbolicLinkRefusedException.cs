@@ -1,4 +1,4 @@
-namespace LuksVirt.Libc;
+namespace LuksVirt.Interop.Libc;
 
 /// <summary>
 /// A path LuksVirt opens without following links (O_NOFOLLOW) turned out to be a symbolic link:

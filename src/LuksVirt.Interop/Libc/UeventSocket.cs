@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace LuksVirt.Libc;
+namespace LuksVirt.Interop.Libc;
 
 /// <summary>
 /// A NETLINK_KOBJECT_UEVENT socket bound to the kernel's multicast group 1: the raw events udevd

@@ -1,7 +1,7 @@
 using Microsoft.Win32.SafeHandles;
-using static LuksVirt.Interop.Libc.OpenFlags;
+using static LuksVirt.Interop.Interop.Libc.OpenFlags;
 
-namespace LuksVirt.Libc;
+namespace LuksVirt.Interop.Libc;
 
 /// <summary>
 /// Files opened with O_DIRECT: reads and writes go between the caller's buffer and the device,

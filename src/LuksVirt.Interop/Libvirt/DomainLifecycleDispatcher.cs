@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace LuksVirt.Libvirt;
+namespace LuksVirt.Interop.Libvirt;
 
 /// <summary>
 /// The lifecycle-event registration of one connection, shared by all its subscribers: libvirt

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Libvirt;
 
-namespace LuksVirt;
+namespace LuksVirt.Interop;
 
 internal static partial class Interop
 {

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 
-namespace LuksVirt.Libvirt;
+namespace LuksVirt.Interop.Libvirt;
 
 /// <summary>
 /// A connection to libvirt (<c>virConnectPtr</c>). Opening one first starts the process-wide

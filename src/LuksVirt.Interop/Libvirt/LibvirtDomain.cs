@@ -1,4 +1,4 @@
-namespace LuksVirt.Libvirt;
+namespace LuksVirt.Interop.Libvirt;
 
 /// <summary>A libvirt domain (<c>virDomainPtr</c>); keeps its connection alive.</summary>
 public sealed class LibvirtDomain : IDisposable

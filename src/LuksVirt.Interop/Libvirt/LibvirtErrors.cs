@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
-using static LuksVirt.Interop.Libvirt;
+using static LuksVirt.Interop.Interop.Libvirt;
 
-namespace LuksVirt.Libvirt;
+namespace LuksVirt.Interop.Libvirt;
 
 /// <summary>
 /// The one error path of the libvirt binding. libvirt keeps the last error per thread and resets

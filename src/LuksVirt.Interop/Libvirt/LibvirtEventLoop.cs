@@ -1,4 +1,4 @@
-namespace LuksVirt.Libvirt;
+namespace LuksVirt.Interop.Libvirt;
 
 /// <summary>
 /// libvirt's default event loop (virEventRegisterDefaultImpl) run on one background thread

@@ -1,4 +1,4 @@
-namespace LuksVirt.Libvirt;
+namespace LuksVirt.Interop.Libvirt;
 
 /// <summary>A libvirt call failed; the message is libvirt's (for a failed start, QEMU's text).</summary>
 public class LibvirtException : Exception

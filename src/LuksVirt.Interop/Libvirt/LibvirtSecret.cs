@@ -1,4 +1,4 @@
-namespace LuksVirt.Libvirt;
+namespace LuksVirt.Interop.Libvirt;
 
 /// <summary>A libvirt secret (<c>virSecretPtr</c>); keeps its connection alive.</summary>
 public sealed class LibvirtSecret : IDisposable

@@ -1,4 +1,4 @@
-namespace LuksVirt.Libvirt;
+namespace LuksVirt.Interop.Libvirt;
 
 /// <summary>virDomainState.</summary>
 public enum DomainState

@@ -1,6 +1,6 @@
 using Microsoft.Win32.SafeHandles;
 
-namespace LuksVirt.Libvirt;
+namespace LuksVirt.Interop.Libvirt;
 
 /// <summary>A libvirt object that belongs to a connection (<c>virDomainPtr</c>,
 /// <c>virSecretPtr</c>): it holds a reference on the connection handle, so the connection cannot

@@ -1,6 +1,6 @@
 using Microsoft.Win32.SafeHandles;
 
-namespace LuksVirt.Libvirt;
+namespace LuksVirt.Interop.Libvirt;
 
 /// <summary>A <c>virConnectPtr</c>. Domains, secrets and event subscriptions hold references on
 /// it, so virConnectClose runs only after the last of them is released.</summary>

@@ -1,4 +1,4 @@
-namespace LuksVirt.Libvirt;
+namespace LuksVirt.Interop.Libvirt;
 
 /// <summary>A <c>virDomainPtr</c>.</summary>
 internal sealed class SafeVirDomainHandle : SafeVirChildHandle

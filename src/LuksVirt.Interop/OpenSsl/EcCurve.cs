@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 
-namespace LuksVirt.OpenSsl;
+namespace LuksVirt.Interop.OpenSsl;
 
 /// <summary>The NIST prime curves JOSE names P-256, P-384 and P-521 (Tang's default).</summary>
 public enum EcCurveName

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace LuksVirt.OpenSsl;
+namespace LuksVirt.Interop.OpenSsl;
 
 /// <summary>An OpenSSL (libcrypto) call failed; the message carries OpenSSL's own reason text.</summary>
 public sealed class OpenSslException(string function, string message) : Exception(message)

@@ -1,6 +1,6 @@
 using Microsoft.Win32.SafeHandles;
 
-namespace LuksVirt.OpenSsl;
+namespace LuksVirt.Interop.OpenSsl;
 
 /// <summary>An <c>EC_GROUP</c>: the curve's parameters.</summary>
 internal sealed class SafeEcGroupHandle : SafeHandleZeroOrMinusOneIsInvalid

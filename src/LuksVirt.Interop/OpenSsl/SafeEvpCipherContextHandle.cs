@@ -1,6 +1,6 @@
 using Microsoft.Win32.SafeHandles;
 
-namespace LuksVirt.OpenSsl;
+namespace LuksVirt.Interop.OpenSsl;
 
 /// <summary>An <c>EVP_CIPHER_CTX</c>. EVP_CIPHER_CTX_free cleanses the key schedule it holds.</summary>
 internal sealed class SafeEvpCipherContextHandle : SafeHandleZeroOrMinusOneIsInvalid

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace LuksVirt.OpenSsl;
+namespace LuksVirt.Interop.OpenSsl;
 
 /// <summary>
 /// AES-XTS over whole sectors with the plain64 IV generator, as dm-crypt and QEMU apply it to a

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 
-namespace LuksVirt.Secrets;
+namespace LuksVirt.Interop.Secrets;
 
 /// <summary>
 /// The only type that may hold key bytes: native pages of its own (<see cref="SecretPages"/>:

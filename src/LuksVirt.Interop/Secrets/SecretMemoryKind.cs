@@ -1,4 +1,4 @@
-namespace LuksVirt.Secrets;
+namespace LuksVirt.Interop.Secrets;
 
 /// <summary>How the kernel keeps the pages of one secret. Every kind leaves them out of core
 /// dumps and puts PROT_NONE guard pages on both sides.</summary>

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace LuksVirt.Secrets;
+namespace LuksVirt.Interop.Secrets;
 
 /// <summary>
 /// How this process keeps keys, found by allocating one (not by guessing from the kernel

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
-using LuksVirt.Libc;
+using LuksVirt.Interop.Libc;
 
-namespace LuksVirt.Secrets;
+namespace LuksVirt.Interop.Secrets;
 
 /// <summary>
 /// The pages of one secret, mapped for it alone: [guard page][data pages][guard page]. No other

@@ -1,6 +1,6 @@
 using System.Globalization;
 using LuksVirt.Core.Bench;
-using LuksVirt.Cryptsetup;
+using LuksVirt.Interop.Cryptsetup;
 using Spectre.Console;
 
 namespace LuksVirt.Cli;

@@ -2,10 +2,10 @@ using System.Runtime.InteropServices;
 using LuksVirt.Core.Containers;
 using LuksVirt.Core.Inventory;
 using LuksVirt.Core.Logging;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Libc;
-using LuksVirt.Libvirt;
-using LuksVirt.OpenSsl;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Libc;
+using LuksVirt.Interop.Libvirt;
+using LuksVirt.Interop.OpenSsl;
 
 namespace LuksVirt.Cli;
 

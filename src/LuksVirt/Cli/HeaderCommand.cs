@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using LuksVirt.Core.Headers;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Secrets;
 using Spectre.Console;
 
 namespace LuksVirt.Cli;

@@ -2,8 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using LuksVirt.Core.Holders;
 using LuksVirt.Core.KeyManagement;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Secrets;
 using Spectre.Console;
 
 namespace LuksVirt.Cli;

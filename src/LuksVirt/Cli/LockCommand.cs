@@ -3,7 +3,7 @@ using LuksVirt.Core.Inventory;
 using LuksVirt.Core.Lock;
 using LuksVirt.Core.Logging;
 using LuksVirt.Core.Runs;
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Libvirt;
 using Spectre.Console;
 
 namespace LuksVirt.Cli;

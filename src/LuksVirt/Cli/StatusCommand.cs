@@ -4,7 +4,7 @@ using LuksVirt.Core.Logging;
 using LuksVirt.Core.Metrics;
 using LuksVirt.Core.Runs;
 using LuksVirt.Core.Status;
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Libvirt;
 using Spectre.Console;
 
 namespace LuksVirt.Cli;

@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using LuksVirt.Core.Containers;
 using LuksVirt.Core.KeyManagement;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Cli;
 

@@ -3,7 +3,7 @@ using LuksVirt.Core.Devices;
 using LuksVirt.Core.Logging;
 using LuksVirt.Core.Runs;
 using LuksVirt.Core.Unlock;
-using LuksVirt.Libc;
+using LuksVirt.Interop.Libc;
 using LuksVirt.Service;
 
 namespace LuksVirt.Cli;

@@ -12,8 +12,8 @@ using LuksVirt.Core.Metrics;
 using LuksVirt.Core.Runs;
 using LuksVirt.Core.Unlock;
 using LuksVirt.Core.Usb;
-using LuksVirt.Libc;
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Libc;
+using LuksVirt.Interop.Libvirt;
 
 namespace LuksVirt.Service;
 

@@ -1,5 +1,5 @@
 using LuksVirt.Core.Bench;
-using LuksVirt.Cryptsetup;
+using LuksVirt.Interop.Cryptsetup;
 
 namespace LuksVirt.Tests.Bench;
 

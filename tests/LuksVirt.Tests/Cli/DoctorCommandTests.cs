@@ -1,6 +1,6 @@
 using System.Text.Json;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Libc;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Libc;
 using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Cli;
@@ -35,7 +35,7 @@ public sealed class DoctorCommandTests(LibvirtdFixture libvirtd)
     {
         using var images = new TempDirectory("doctor");
         using var guests = new EncryptedGuests(libvirtd.Uri, images);
-        using var key = new TestKey("alice", LuksVirt.Secrets.SecretBuffer.GeneratePrintableKey());
+        using var key = new TestKey("alice", LuksVirt.Interop.Secrets.SecretBuffer.GeneratePrintableKey());
         var guest = guests.Define(EncryptedGuests.UniqueName("auto"), guests.CreateDisk("auto-d0", "vda", new Dictionary<int, TestKey> { [0] = key }));
         using (var connection = libvirtd.Open())
         using (var domain = connection.LookupDomainByName(guest.Name))

@@ -52,8 +52,8 @@ public sealed class FaultHooksAbsenceTests
     public void The_installed_program_ignores_the_hook_variables_and_the_fault_injection_build_obeys_them()
     {
         using var directory = new TempDirectory("hooks");
-        using var key = LuksVirt.Secrets.SecretBuffer.GeneratePrintableKey();
-        var image = DamagedHeaders.FormatWithCryptsetup(directory, "c.img", LuksVirt.Cryptsetup.LuksVersion.Luks2, key.Span);
+        using var key = LuksVirt.Interop.Secrets.SecretBuffer.GeneratePrintableKey();
+        var image = DamagedHeaders.FormatWithCryptsetup(directory, "c.img", LuksVirt.Interop.Cryptsetup.LuksVersion.Luks2, key.Span);
         var faults = new Dictionary<string, string> { [FaultInjectionProgram.FailAfterVariable] = "write-backup" };
         var installed = directory.PathOf("installed.bak");
         var injected = directory.PathOf("injected.bak");

@@ -3,8 +3,8 @@ using System.Globalization;
 using System.Text.Json;
 using LuksVirt.Core.Headers;
 using LuksVirt.Core.KeyManagement;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Secrets;
 using LuksVirt.Tests.Cryptsetup;
 using LuksVirt.Tests.Infrastructure;
 

@@ -4,7 +4,7 @@ using LuksVirt.Core.DomainXml;
 using LuksVirt.Core.Inventory;
 using LuksVirt.Core.KeyManagement;
 using LuksVirt.Core.Migration;
-using LuksVirt.Cryptsetup;
+using LuksVirt.Interop.Cryptsetup;
 
 namespace LuksVirt.Tests.Containers;
 

@@ -1,4 +1,4 @@
-using LuksVirt.Cryptsetup;
+using LuksVirt.Interop.Cryptsetup;
 using LuksVirt.Tests.Cryptsetup;
 using LuksVirt.Tests.Infrastructure;
 using LuksVirt.Tests.Migration;

@@ -1,8 +1,8 @@
 using LuksVirt.Core.Containers;
 using LuksVirt.Core.Holders;
 using LuksVirt.Core.KeyManagement;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Libc;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Libc;
 using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Containers;

@@ -1,5 +1,5 @@
 using LuksVirt.Core.Containers;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Secrets;
 using LuksVirt.Tests.Cryptsetup;
 using LuksVirt.Tests.Infrastructure;
 
@@ -81,7 +81,7 @@ public sealed class DamagedHeaderCliTests : IDisposable
     [Fact]
     public void Restore_of_another_containers_backup_onto_a_damaged_header_is_refused_even_with_force()
     {
-        var other = DamagedHeaders.FormatWithCryptsetup(_directory, "other.img", LuksVirt.Cryptsetup.LuksVersion.Luks1, _key.Span);
+        var other = DamagedHeaders.FormatWithCryptsetup(_directory, "other.img", LuksVirt.Interop.Cryptsetup.LuksVersion.Luks1, _key.Span);
         var backupFile = _directory.PathOf("other.bak");
         ContainerCli.Run(["header", "backup", "--container", other, "--file", backupFile]).EnsureSuccess("header backup");
         var (image, uuid) = DamagedHeaders.Create(_directory, DamagedHeaders.Fault.Luks1KeySlotInPayload, _key.Span);
@@ -98,7 +98,7 @@ public sealed class DamagedHeaderCliTests : IDisposable
     [Fact]
     public void A_damaged_backup_file_is_refused_as_a_damaged_backup_not_sent_to_header_restore()
     {
-        var image = DamagedHeaders.FormatWithCryptsetup(_directory, "c.img", LuksVirt.Cryptsetup.LuksVersion.Luks1, _key.Span);
+        var image = DamagedHeaders.FormatWithCryptsetup(_directory, "c.img", LuksVirt.Interop.Cryptsetup.LuksVersion.Luks1, _key.Span);
         var (backupFile, _) = DamagedHeaders.Create(_directory, DamagedHeaders.Fault.Luks1KeySlotInPayload, _key.Span, "backup.img");
         var before = File.ReadAllBytes(image);
 

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
-using LuksVirt.Cryptsetup;
+using LuksVirt.Interop.Cryptsetup;
 using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Cryptsetup;

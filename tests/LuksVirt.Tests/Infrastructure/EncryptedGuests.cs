@@ -1,7 +1,7 @@
 using System.Security;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Libvirt;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Libvirt;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Tests.Infrastructure;
 

@@ -1,4 +1,4 @@
-using LuksVirt.Libc;
+using LuksVirt.Interop.Libc;
 
 namespace LuksVirt.Tests.Infrastructure;
 

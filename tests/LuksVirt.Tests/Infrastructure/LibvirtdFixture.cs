@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Libvirt;
 
 namespace LuksVirt.Tests.Infrastructure;
 

@@ -84,7 +84,7 @@ public sealed class KeyDirectoryCommandTests : IDisposable
         Assert.Contains("larger than", Rejected(result)["luks-huge.key"], StringComparison.Ordinal);
         Assert.False(File.Exists(path));
         // SEEK_DATA from 16 MiB on: nothing was stored past the first megabytes (a key is at most 8 MiB).
-        Assert.Equal(-1, LuksVirt.Interop.Libc.Lseek(witness, 16L * 1024 * 1024, 3));
+        Assert.Equal(-1, LuksVirt.Interop.Interop.Libc.Lseek(witness, 16L * 1024 * 1024, 3));
     }
 
     [Fact]

@@ -1,6 +1,6 @@
 using System.Globalization;
 using LuksVirt.Core.KeySources.KeyDirectory;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Secrets;
 using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Keys;

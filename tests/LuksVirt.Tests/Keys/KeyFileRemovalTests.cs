@@ -1,5 +1,5 @@
 using LuksVirt.Core.KeySources.KeyDirectory;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Secrets;
 using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Keys;
@@ -100,7 +100,7 @@ public sealed class KeyFileRemovalTests : IDisposable
         Assert.Empty(Entries());
         // At most what a key can be was written; no data lies beyond (lseek fails with ENXIO).
         var beyondKeys = (long)SecretBuffer.MaxKeyLength + (1024 * 1024);
-        Assert.Equal(-1, LuksVirt.Interop.Libc.Lseek(witness, beyondKeys, SeekData));
+        Assert.Equal(-1, LuksVirt.Interop.Interop.Libc.Lseek(witness, beyondKeys, SeekData));
     }
 
     [Fact]

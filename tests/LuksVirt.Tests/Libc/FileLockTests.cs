@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using LuksVirt.Libc;
+using LuksVirt.Interop.Libc;
 using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Libc;

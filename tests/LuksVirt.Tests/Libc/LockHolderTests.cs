@@ -1,5 +1,5 @@
 using System.Text;
-using LuksVirt.Libc;
+using LuksVirt.Interop.Libc;
 
 namespace LuksVirt.Tests.Libc;
 

@@ -1,4 +1,4 @@
-using LuksVirt.Libc;
+using LuksVirt.Interop.Libc;
 
 namespace LuksVirt.Tests.Libc;
 
@@ -11,7 +11,7 @@ public sealed class ProcessHardeningTests
         // allocation of a process disables dumping once; done here first, so a key allocated by
         // another test meanwhile cannot flip it back between the raw call and the assertions.
         ProcessHardening.DisableDumpingOnce();
-        Assert.Equal(0, Interop.Libc.Prctl(Interop.Libc.PR_SET_DUMPABLE, 1, 0, 0, 0));
+        Assert.Equal(0, LuksVirt.Interop.Interop.Libc.Prctl(LuksVirt.Interop.Interop.Libc.PR_SET_DUMPABLE, 1, 0, 0, 0));
         Assert.True(ProcessHardening.IsDumpable);
 
         ProcessHardening.DisableDumping();
@@ -23,7 +23,7 @@ public sealed class ProcessHardeningTests
     [Fact]
     public void Allocating_key_memory_disables_dumping()
     {
-        using var key = LuksVirt.Secrets.SecretBuffer.FromRandom(32);
+        using var key = LuksVirt.Interop.Secrets.SecretBuffer.FromRandom(32);
 
         Assert.False(ProcessHardening.IsDumpable);
         Assert.Equal(0UL, ProcessHardening.CoreFileLimit);

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using LuksVirt.Libc;
+using LuksVirt.Interop.Libc;
 using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Libc;

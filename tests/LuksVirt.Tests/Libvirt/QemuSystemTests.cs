@@ -1,5 +1,5 @@
-using LuksVirt.Libvirt;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Libvirt;
+using LuksVirt.Interop.Secrets;
 using LuksVirt.Tests.Infrastructure;
 using Xunit.Abstractions;
 

@@ -1,4 +1,4 @@
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Libvirt;
 using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Libvirt;

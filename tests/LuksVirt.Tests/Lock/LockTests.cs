@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Libvirt;
 using LuksVirt.Tests.Infrastructure;
 using LuksVirt.Tests.Unlock;
 using Xunit.Abstractions;

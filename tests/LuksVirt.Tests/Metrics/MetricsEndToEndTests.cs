@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Libvirt;
 using LuksVirt.Tests.Infrastructure;
 using LuksVirt.Tests.Service;
 using LuksVirt.Tests.Unlock;

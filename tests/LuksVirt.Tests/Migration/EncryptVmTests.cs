@@ -2,8 +2,8 @@ using System.Globalization;
 using System.Security.Cryptography;
 using LuksVirt.Core.DomainXml;
 using LuksVirt.Core.Inventory;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Libvirt;
 using LuksVirt.Tests.Cryptsetup;
 using LuksVirt.Tests.Infrastructure;
 

@@ -2,8 +2,8 @@ using System.Security;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Xml.Linq;
-using LuksVirt.Libvirt;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Libvirt;
+using LuksVirt.Interop.Secrets;
 using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Migration;

@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using LuksVirt.OpenSsl;
+using LuksVirt.Interop.OpenSsl;
 using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.OpenSsl;

@@ -1,7 +1,7 @@
 using System.Text;
 using LuksVirt.Core.Quorum;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Secrets;
 using LuksVirt.Tests.Containers;
 using LuksVirt.Tests.Cryptsetup;
 using LuksVirt.Tests.Infrastructure;

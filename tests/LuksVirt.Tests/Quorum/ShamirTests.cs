@@ -1,5 +1,5 @@
 using LuksVirt.Core.Quorum;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Tests.Quorum;
 

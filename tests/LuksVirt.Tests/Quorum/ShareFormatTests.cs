@@ -1,6 +1,6 @@
 using System.Text;
 using LuksVirt.Core.Quorum;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Tests.Quorum;
 

@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Security.Cryptography;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Libc;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Libc;
+using LuksVirt.Interop.Secrets;
 using LuksVirt.Tests.Cryptsetup;
 using LuksVirt.Tests.Infrastructure;
 

@@ -1,5 +1,5 @@
-using LuksVirt.Libc;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Libc;
+using LuksVirt.Interop.Secrets;
 using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Secrets;
@@ -162,13 +162,13 @@ public sealed class SecretBufferMemoryTests : IDisposable
 
     private static bool KernelOffersSecretMemory()
     {
-        var fd = Interop.Libc.MemfdSecret();
+        var fd = LuksVirt.Interop.Interop.Libc.MemfdSecret();
         if (fd < 0)
         {
             return false;
         }
 
-        _ = Interop.Libc.CloseDescriptor(fd);
+        _ = LuksVirt.Interop.Interop.Libc.CloseDescriptor(fd);
         return true;
     }
 

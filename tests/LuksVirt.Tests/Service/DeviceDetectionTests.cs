@@ -1,5 +1,5 @@
 using LuksVirt.Core.Devices;
-using LuksVirt.Libc;
+using LuksVirt.Interop.Libc;
 
 namespace LuksVirt.Tests.Service;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Secrets;
 using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Service;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Libvirt;
 using LuksVirt.Tests.Infrastructure;
 using LuksVirt.Tests.Unlock;
 using LuksVirt.Tests.Usb;

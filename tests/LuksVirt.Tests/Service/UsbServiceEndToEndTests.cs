@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Xml.Linq;
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Libvirt;
 using LuksVirt.Tests.Infrastructure;
 using LuksVirt.Tests.Unlock;
 using LuksVirt.Tests.Usb;

@@ -1,6 +1,6 @@
 using System.Text;
 using LuksVirt.Core.Tang;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Secrets;
 using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Tang;

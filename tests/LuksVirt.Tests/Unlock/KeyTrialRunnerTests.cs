@@ -1,7 +1,7 @@
 using LuksVirt.Core.Keys;
 using LuksVirt.Core.Unlock;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Secrets;
 using LuksVirt.Tests.Cryptsetup;
 using LuksVirt.Tests.Infrastructure;
 

@@ -1,6 +1,6 @@
 using LuksVirt.Core.Activation;
 using LuksVirt.Core.Inventory;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Secrets;
 using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Unlock;

@@ -1,6 +1,6 @@
 using LuksVirt.Core.Activation;
 using LuksVirt.Core.Inventory;
-using LuksVirt.Cryptsetup;
+using LuksVirt.Interop.Cryptsetup;
 using LuksVirt.Tests.Infrastructure;
 using LuksVirt.Tests.Service;
 

@@ -1,6 +1,6 @@
 using LuksVirt.Core.Keys;
 using LuksVirt.Core.Unlock;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Tests.Unlock;
 

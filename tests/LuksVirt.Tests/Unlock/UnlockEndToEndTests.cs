@@ -1,5 +1,5 @@
 using System.Text.Json;
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Libvirt;
 using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Unlock;

@@ -4,8 +4,8 @@ using LuksVirt.Core.KeySources;
 using LuksVirt.Core.Keys;
 using LuksVirt.Core.Logging;
 using LuksVirt.Core.Unlock;
-using LuksVirt.Libvirt;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Libvirt;
+using LuksVirt.Interop.Secrets;
 using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Unlock;

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Libvirt;
 using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Unlock;
@@ -167,7 +167,7 @@ public sealed class UnlockSafetyTests(LibvirtdFixture libvirtd) : IDisposable
         var guest = UnlockScenario.Json(result).GetProperty("guests").EnumerateArray().Single();
         var disk = Assert.Single(guest.GetProperty("disks").EnumerateArray());
         Assert.Equal("DmCrypt", disk.GetProperty("backend").GetString());
-        if (LuksVirt.Cryptsetup.CryptDevice.IsDeviceMapperAvailable)
+        if (LuksVirt.Interop.Cryptsetup.CryptDevice.IsDeviceMapperAvailable)
         {
             Assert.Equal(0, result.ExitCode);
             Assert.Equal("/dev/mapper/luks-classic-d0.raw.decrypted", File.ResolveLinkTarget(link, false)!.FullName);

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using LuksVirt.Core.Unlock;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Secrets;
 using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Unlock;

@@ -1,5 +1,5 @@
 using LuksVirt.Core.Usb;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Tests.Usb;
 

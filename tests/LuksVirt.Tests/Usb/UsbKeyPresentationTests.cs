@@ -3,7 +3,7 @@ using System.Text;
 using LuksVirt.Core.KeySources.UsbStick;
 using LuksVirt.Core.Keys;
 using LuksVirt.Core.Usb;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Secrets;
 using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Usb;

@@ -1,5 +1,5 @@
 using LuksVirt.Core.Keys;
-using LuksVirt.Libc;
+using LuksVirt.Interop.Libc;
 using Microsoft.Win32.SafeHandles;
 
 namespace LuksVirt.Core.KeySources.KeyDirectory;

@@ -1,6 +1,6 @@
 using LuksVirt.Core.Keys;
-using LuksVirt.Libc;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Libc;
+using LuksVirt.Interop.Secrets;
 using Microsoft.Win32.SafeHandles;
 
 namespace LuksVirt.Core.KeySources.KeyDirectory;

@@ -1,8 +1,8 @@
 using System.Globalization;
 using LuksVirt.Core.Keys;
 using LuksVirt.Core.Usb;
-using LuksVirt.Libc;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Libc;
+using LuksVirt.Interop.Secrets;
 using Microsoft.Win32.SafeHandles;
 
 namespace LuksVirt.Core.KeySources.UsbStick;

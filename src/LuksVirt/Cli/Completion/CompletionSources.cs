@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Completions;
-using LuksVirt.Libvirt;
+using LuksVirt.Interop.Libvirt;
 
 namespace LuksVirt.Cli.Completion;
 

@@ -10,7 +10,7 @@ namespace LuksVirt.Core.Activation;
 /// real run. The activators check the same conditions again when they act (defence in depth),
 /// with the same messages.
 /// </summary>
-public static class ActivationPreflight
+internal static class ActivationPreflight
 {
     /// <summary>Why a dmcrypt disk cannot be opened on this host at all.</summary>
     public const string NoDeviceMapper =

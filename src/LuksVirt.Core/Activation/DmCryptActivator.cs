@@ -11,7 +11,7 @@ namespace LuksVirt.Core.Activation;
 /// (<see cref="DeviceLink"/>: through a descriptor of the link's directory, never over anything
 /// but a symbolic link).
 /// </summary>
-public sealed class DmCryptActivator(HypervisorAccount account)
+internal sealed class DmCryptActivator(HypervisorAccount account)
 {
     public static string DevicePath(EncryptedDisk disk)
     {

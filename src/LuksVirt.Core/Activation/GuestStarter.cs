@@ -13,7 +13,7 @@ internal interface IGuestStarter
 }
 
 /// <summary>Starts a defined guest and waits, through libvirt lifecycle events, until it runs.</summary>
-public sealed class GuestStarter(LibvirtConnection connection, TimeSpan timeout) : IGuestStarter
+internal sealed class GuestStarter(LibvirtConnection connection, TimeSpan timeout) : IGuestStarter
 {
     /// <summary>Null when the guest runs; otherwise libvirt's (QEMU's) reason.</summary>
     public async Task<string?> StartAsync(LibvirtDomain domain, CancellationToken cancellationToken)

@@ -6,7 +6,7 @@ namespace LuksVirt.Core.Activation;
 /// The user and group QEMU runs as, which must own a dm-crypt device handed to a guest: the
 /// <c>user</c>/<c>group</c> settings of /etc/libvirt/qemu.conf, else the Debian defaults.
 /// </summary>
-public sealed partial record HypervisorAccount(string User, string Group)
+internal sealed partial record HypervisorAccount(string User, string Group)
 {
     public const string QemuConfPath = "/etc/libvirt/qemu.conf";
 

@@ -5,7 +5,7 @@ using LuksVirt.Interop.Secrets;
 namespace LuksVirt.Core.Activation;
 
 /// <summary>What <see cref="NativeSecretActivator.Remove"/> found and did.</summary>
-public enum SecretRemoval
+internal enum SecretRemoval
 {
     /// <summary>LuksVirt's secret was there and is gone: libvirt holds the key no more.</summary>
     Removed,
@@ -25,7 +25,7 @@ public enum SecretRemoval
 /// runs: QEMU keeps the key, nothing remains in libvirt. A secret LuksVirt did not make is
 /// neither used nor removed.
 /// </summary>
-public sealed class NativeSecretActivator(LibvirtConnection connection)
+internal sealed class NativeSecretActivator(LibvirtConnection connection)
 {
     public void Provide(EncryptedDisk disk, SecretBuffer key)
     {

@@ -13,7 +13,7 @@ namespace LuksVirt.Core.Activation;
 /// description that is exactly the marker followed by the usage volume (the container path).
 /// The marker is the one LuksVirt has always written, so leftovers of earlier versions are found too.
 /// </summary>
-public static class SecretOwnership
+internal static class SecretOwnership
 {
     public const string DescriptionMarker = "LuksVirt: key of ";
 

@@ -7,7 +7,7 @@ namespace LuksVirt.Core.Bench;
 /// by libcryptsetup's benchmark (crypt_benchmark, the call behind <c>cryptsetup benchmark</c>)
 /// through the kernel crypto user-space API, in memory, without storage I/O.
 /// </summary>
-public static class KernelCipherBench
+internal static class KernelCipherBench
 {
     /// <summary>What a host without AF_ALG is told, and the fix.</summary>
     public const string KernelCryptoApiMissing =

@@ -5,7 +5,7 @@ using LuksVirt.Interop.Secrets;
 namespace LuksVirt.Core.Bench;
 
 /// <summary>How one run of a QEMU tool ended and how long it took, start-up included.</summary>
-public sealed record QemuToolRun(int ExitCode, TimeSpan Elapsed, string StandardError)
+internal sealed record QemuToolRun(int ExitCode, TimeSpan Elapsed, string StandardError)
 {
     public bool Succeeded => ExitCode == 0;
 }
@@ -61,7 +61,7 @@ internal static class QemuToolProcess
 }
 
 /// <summary>qemu-io or qemu-img is not installed (Debian package qemu-utils).</summary>
-public sealed class QemuToolMissingException : Exception
+internal sealed class QemuToolMissingException : Exception
 {
     public QemuToolMissingException(string tool, Exception? inner = null)
         : base($"{tool} not found: install the qemu-utils package", inner)

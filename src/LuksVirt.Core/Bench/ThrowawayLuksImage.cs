@@ -99,4 +99,4 @@ internal static class ThrowawayLuksImage
 }
 
 /// <summary>A benchmark image could not be made; the message names every reason.</summary>
-public sealed class ThrowawayImageException(string message) : Exception(message);
+internal sealed class ThrowawayImageException(string message) : Exception(message);

@@ -4,7 +4,7 @@ using LuksVirt.Interop.Cryptsetup;
 namespace LuksVirt.Core.Containers;
 
 /// <summary>Which backend and LUKS version a new container gets.</summary>
-public static class BackendSelection
+internal static class BackendSelection
 {
     /// <summary><c>auto</c> (null): dmcrypt where the kernel has dm-crypt (far faster guest I/O),
     /// native elsewhere.</summary>

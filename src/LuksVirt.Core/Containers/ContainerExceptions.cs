@@ -52,4 +52,4 @@ public sealed class SlotChangeFailedException : IOException
 }
 
 /// <summary>Raised by tests (and the fault-injection build's <c>TestFaultHook</c>) to simulate a failing step.</summary>
-public sealed class SimulatedFailureException(string message) : IOException(message);
+internal sealed class SimulatedFailureException(string message) : IOException(message);

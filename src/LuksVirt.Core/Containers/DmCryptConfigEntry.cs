@@ -13,7 +13,7 @@ namespace LuksVirt.Core.Containers;
 /// work; <see cref="Apply"/> replaces the file atomically (new file 0600, fsync, rename) after
 /// the result has passed the normal loader; <see cref="Revert"/> puts the old content back.
 /// </summary>
-public sealed class DmCryptConfigEntry
+internal sealed class DmCryptConfigEntry
 {
     private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const UnixFileMode OwnerOnlyDirectory = OwnerOnlyFile | UnixFileMode.UserExecute;

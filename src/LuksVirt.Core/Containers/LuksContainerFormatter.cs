@@ -6,7 +6,7 @@ using LuksVirt.Interop.Secrets;
 namespace LuksVirt.Core.Containers;
 
 /// <summary>The header facts of a container just formatted.</summary>
-public sealed record FormattedContainer(string Path, LuksVersion Version, string Uuid, string Cipher, long PayloadOffset, int SectorSize);
+internal sealed record FormattedContainer(string Path, LuksVersion Version, string Uuid, string Cipher, long PayloadOffset, int SectorSize);
 
 /// <summary>
 /// Formats a LUKS container through libcryptsetup with generated keys in their planned slots.
@@ -14,7 +14,7 @@ public sealed record FormattedContainer(string Path, LuksVersion Version, string
 /// <see cref="GeneratedKeys"/>), so a slow derivation would only slow down every unlock without
 /// making a guess any less hopeless. Each key is tried on its slot before the container counts.
 /// </summary>
-public static class LuksContainerFormatter
+internal static class LuksContainerFormatter
 {
     /// <param name="registryPath">Where LUKS1 holder names go (LUKS2 keeps them as tokens).</param>
     public static FormattedContainer Format(string path, LuksVersion version, CipherSpec cipher, GeneratedKeys keys, string registryPath = KeySlotEditorOptions.DefaultRegistryPath)

@@ -7,7 +7,7 @@ namespace LuksVirt.Core.Doctor;
 /// The "key memory" line of <c>luksvirt doctor</c>: which protection keys get in this process
 /// (memfd_secret, mlock, or neither), and how much room RLIMIT_MEMLOCK leaves for them.
 /// </summary>
-public static class KeyMemoryCheck
+internal static class KeyMemoryCheck
 {
     public const string Name = "key memory";
 

@@ -9,7 +9,7 @@ namespace LuksVirt.Core.Doctor;
 /// key) whether it opens LUKS1 and LUKS2 containers made by libcryptsetup. Only the exit code is
 /// used; the probe containers hold nothing and their random keys are discarded.
 /// </summary>
-public static class QemuLuksProbe
+internal static class QemuLuksProbe
 {
     public sealed record Result(bool Luks1Opens, bool Luks2Opens, string? Error);
 

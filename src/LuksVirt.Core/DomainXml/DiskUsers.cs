@@ -3,7 +3,7 @@ using LuksVirt.Interop.Libvirt;
 namespace LuksVirt.Core.DomainXml;
 
 /// <summary>Which libvirt domains already use a path as a disk (file or device source).</summary>
-public static class DiskUsers
+internal static class DiskUsers
 {
     /// <summary>Names of the domains whose persistent definition has a disk at one of <paramref name="paths"/>.</summary>
     public static IReadOnlyList<string> Find(LibvirtConnection connection, IReadOnlyCollection<string> paths)

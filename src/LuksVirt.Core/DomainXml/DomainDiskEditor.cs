@@ -9,14 +9,14 @@ namespace LuksVirt.Core.DomainXml;
 /// <c>&lt;encryption format='luks'&gt;</c> naming the libvirt secret QEMU reads the key from.
 /// DmCrypt: the link path (a block device once unlocked), no encryption element.
 /// </summary>
-public sealed record EncryptedDomainDisk(DiskBackend Backend, string SourcePath, bool IsBlockDevice, Guid? SecretUuid);
+internal sealed record EncryptedDomainDisk(DiskBackend Backend, string SourcePath, bool IsBlockDevice, Guid? SecretUuid);
 
 /// <summary>
 /// Edits a domain's persistent XML for LuksVirt's disks: adds or switches a disk, marks the
 /// title as the classic recipe did, and writes the minimal domain of <c>create --define-domain</c>.
 /// Pure XML work; libvirt validates the result when it is defined.
 /// </summary>
-public static class DomainDiskEditor
+internal static class DomainDiskEditor
 {
     /// <summary>Appended to the title of every guest with an encrypted disk (the classic recipe
     /// wrote "[encrypted volume, manual running]"; LuksVirt starts such guests itself).</summary>

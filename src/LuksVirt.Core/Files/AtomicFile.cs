@@ -7,7 +7,7 @@ namespace LuksVirt.Core.Files;
 /// ever written through), flushed to disk, then renamed over the path (rename replaces a
 /// symbolic link at the path instead of following it).
 /// </summary>
-public static class AtomicFile
+internal static class AtomicFile
 {
     public static void Replace(string path, ReadOnlySpan<byte> content, UnixFileMode mode)
     {

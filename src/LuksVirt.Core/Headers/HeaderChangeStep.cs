@@ -36,7 +36,7 @@ public enum HeaderChangeStep
     RestoreHeader,
 }
 
-public static class HeaderChangeSteps
+internal static class HeaderChangeSteps
 {
     /// <summary>The kebab-case name of a step, e.g. "add-key" (the tests' fault hook takes these).</summary>
     public static string NameOf(HeaderChangeStep step) => step switch

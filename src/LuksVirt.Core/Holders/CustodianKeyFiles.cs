@@ -15,7 +15,7 @@ namespace LuksVirt.Core.Holders;
 /// the directory <see cref="Prepare"/> checked: a directory swapped for a link or another one
 /// meanwhile gets nothing.
 /// </summary>
-public sealed class CustodianKeyFiles
+internal sealed class CustodianKeyFiles
 {
     private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const UnixFileMode OwnerOnlyDirectory = OwnerOnlyFile | UnixFileMode.UserExecute;

@@ -6,7 +6,7 @@ namespace LuksVirt.Core.Holders;
 /// Holder names: the HOLDER part of <c>luks-HOLDER.SLOT.key</c> (<see cref="KeyFileName"/>), 1-64
 /// of [A-Za-z0-9_-], so every holder's key file name is valid and safe to show in logs.
 /// </summary>
-public static class HolderName
+internal static class HolderName
 {
     /// <summary>Why <paramref name="holder"/> cannot be a holder name, or null when it can.</summary>
     public static string? Explain(string holder)

@@ -4,18 +4,18 @@ using System.Xml.Linq;
 namespace LuksVirt.Core.Inventory;
 
 /// <summary>A domain as libvirt describes it; <paramref name="InactiveXml"/> is the persistent definition.</summary>
-public sealed record DomainDescription(string Name, Guid Uuid, string InactiveXml);
+internal sealed record DomainDescription(string Name, Guid Uuid, string InactiveXml);
 
 /// <summary>The native encrypted disks of one domain, the paths of all its disks, and what was skipped and why.</summary>
 /// <param name="DiskSources">Source path (file or device) of every disk of the domain, encrypted or not.</param>
-public sealed record DomainDiskDiscoveryResult(IReadOnlyList<EncryptedDisk> Disks, IReadOnlyList<string> DiskSources, IReadOnlyList<string> Warnings);
+internal sealed record DomainDiskDiscoveryResult(IReadOnlyList<EncryptedDisk> Disks, IReadOnlyList<string> DiskSources, IReadOnlyList<string> Warnings);
 
 /// <summary>
 /// Finds the disks of a domain that QEMU decrypts itself: every file or block disk carrying
 /// <c>&lt;encryption format='luks'&gt;</c> with a passphrase secret named by UUID, placed under
 /// <c>&lt;disk&gt;</c> (classic) or under <c>&lt;disk&gt;&lt;source&gt;</c> (newer libvirt).
 /// </summary>
-public static class DomainDiskDiscovery
+internal static class DomainDiskDiscovery
 {
     private static readonly XName DevicesElement = "devices";
     private static readonly XName DiskElement = "disk";

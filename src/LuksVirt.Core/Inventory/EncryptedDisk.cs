@@ -4,7 +4,7 @@ namespace LuksVirt.Core.Inventory;
 /// One LUKS container a guest needs. Built only through <see cref="CreateDmCrypt"/> or
 /// <see cref="CreateNative"/> so that the backend-specific members are always consistent.
 /// </summary>
-public sealed record EncryptedDisk
+internal sealed record EncryptedDisk
 {
     /// <summary>Prefix of every dm-crypt mapping, as in the classic recipe (<c>luks-&lt;basename of target&gt;</c>).</summary>
     public const string MappingNamePrefix = "luks-";

@@ -2,7 +2,7 @@ namespace LuksVirt.Core.Inventory;
 
 /// <summary>Where a guest of the inventory was found.</summary>
 [Flags]
-public enum GuestOrigin
+internal enum GuestOrigin
 {
     None = 0,
 
@@ -17,4 +17,4 @@ public enum GuestOrigin
 /// <param name="Order">Start order, lower first; null starts after every ordered guest.</param>
 /// <param name="Uuid">The libvirt domain's UUID.</param>
 /// <param name="ConfigLocation"><c>FILE:LINE</c> of its <c>&lt;vm&gt;</c>, or null when only discovered.</param>
-public sealed record Guest(string Name, Guid Uuid, int? Order, IReadOnlyList<EncryptedDisk> Disks, GuestOrigin Origin, string? ConfigLocation);
+internal sealed record Guest(string Name, Guid Uuid, int? Order, IReadOnlyList<EncryptedDisk> Disks, GuestOrigin Origin, string? ConfigLocation);

@@ -7,4 +7,4 @@ namespace LuksVirt.Core.Inventory;
 /// </summary>
 /// <param name="Guests">Sorted by <see cref="Guest.Order"/> (unordered last), then by name.</param>
 /// <param name="AllowedImageDirectories">Where dm-crypt links may be created.</param>
-public sealed record HostInventory(IReadOnlyList<Guest> Guests, IReadOnlyList<string> AllowedImageDirectories);
+internal sealed record HostInventory(IReadOnlyList<Guest> Guests, IReadOnlyList<string> AllowedImageDirectories);

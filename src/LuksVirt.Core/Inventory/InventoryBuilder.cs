@@ -1,18 +1,18 @@
 namespace LuksVirt.Core.Inventory;
 
 /// <summary>Why one guest cannot be handled; the guest is left out of the inventory, the others go on.</summary>
-public sealed record InventoryProblem(string GuestName, string Message);
+internal sealed record InventoryProblem(string GuestName, string Message);
 
 /// <param name="Problems">Guests left out and why (each makes the run partly failed, exit code 1).</param>
 /// <param name="Warnings">Configuration and discovery notes that did not stop anything.</param>
-public sealed record InventoryBuildResult(HostInventory Inventory, IReadOnlyList<InventoryProblem> Problems, IReadOnlyList<string> Warnings);
+internal sealed record InventoryBuildResult(HostInventory Inventory, IReadOnlyList<InventoryProblem> Problems, IReadOnlyList<string> Warnings);
 
 /// <summary>
 /// Merges the configuration file with what libvirt says: a guest is every configured
 /// <c>&lt;vm&gt;</c> plus every domain with a native LUKS disk; a container listed in both is one
 /// disk. Checks each guest against its domain, then keeps the requested guests in start order.
 /// </summary>
-public static class InventoryBuilder
+internal static class InventoryBuilder
 {
     /// <param name="requestedVmNames">The <c>--vm</c> names; empty means every guest.</param>
     /// <exception cref="UnknownGuestException">A requested name is neither configured nor has an encrypted disk in libvirt (a usage error).</exception>

@@ -17,7 +17,7 @@ namespace LuksVirt.Core.Inventory;
 /// <see cref="MaxDepth"/> levels of elements (a real file has four), checked in one streaming
 /// pass, so a hostile file costs a bounded read and never a deep tree.
 /// </remarks>
-public static class InventoryConfigLoader
+internal static class InventoryConfigLoader
 {
     public const string DefaultPath = "/etc/luksvirt/luksvirt.xml";
 

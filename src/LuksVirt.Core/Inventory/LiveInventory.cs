@@ -8,7 +8,7 @@ namespace LuksVirt.Core.Inventory;
 /// connection says now, restricted to the requested guests. Guests that cannot be handled are
 /// left out and listed in <see cref="Problems"/> ("guest: why").
 /// </summary>
-public sealed record LiveInventory(IReadOnlyList<Guest> Guests, IReadOnlyList<string> Problems)
+internal sealed record LiveInventory(IReadOnlyList<Guest> Guests, IReadOnlyList<string> Problems)
 {
     /// <exception cref="ConfigurationException">The configuration file is unusable (exit code 2).</exception>
     /// <exception cref="UnknownGuestException">A requested guest is unknown (exit code 2).</exception>

@@ -3,7 +3,7 @@ using System.Text;
 namespace LuksVirt.Core.Inventory;
 
 /// <summary>What the device mapper accepts as a name, narrowed to what is safe in logs and paths.</summary>
-public static class MappingNames
+internal static class MappingNames
 {
     /// <summary>DM_NAME_LEN is 128 bytes including the terminating NUL.</summary>
     public const int MaxLengthInBytes = 127;

@@ -3,14 +3,14 @@ using LuksVirt.Interop.Secrets;
 namespace LuksVirt.Core.KeyManagement;
 
 /// <summary>A planned key together with its bytes.</summary>
-public sealed record GeneratedKey(PlannedKey Plan, SecretBuffer Secret);
+internal sealed record GeneratedKey(PlannedKey Plan, SecretBuffer Secret);
 
 /// <summary>
 /// Fresh printable keys for a <see cref="KeySlotLayout"/>: 64 random base64url characters each
 /// (384 bits), text that both QEMU and dm-crypt accept. Full entropy is why their slots may use
 /// the minimal PBKDF2 cost. Disposing zeroes them all.
 /// </summary>
-public sealed class GeneratedKeys : IDisposable
+internal sealed class GeneratedKeys : IDisposable
 {
     public const int KeyCharacters = 64;
 

@@ -4,7 +4,7 @@ using LuksVirt.Interop.Cryptsetup;
 namespace LuksVirt.Core.KeyManagement;
 
 /// <summary>One generated key: who holds it, which slot it opens, and its file name.</summary>
-public sealed record PlannedKey(string Holder, int Slot, bool IsRecovery)
+internal sealed record PlannedKey(string Holder, int Slot, bool IsRecovery)
 {
     public string FileName => KeyFileName.Format(Holder, Slot);
 }
@@ -15,7 +15,7 @@ public sealed record PlannedKey(string Holder, int Slot, bool IsRecovery)
 /// QEMU cannot be told a slot and derives a key for every slot in order, so the keys used
 /// every day come first.
 /// </summary>
-public sealed class KeySlotLayout
+internal sealed class KeySlotLayout
 {
     /// <summary>The reserved holder name of the recovery key.</summary>
     public const string RecoveryHolder = "recovery";

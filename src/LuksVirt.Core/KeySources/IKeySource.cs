@@ -24,7 +24,8 @@ public interface IKeySource
     /// The batches, as they become available; the caller owns (disposes) each one. A source
     /// refused as a whole throws <see cref="KeySourceRefusedException"/> (nothing was read, so a
     /// run can still say nothing was changed); a read that fails throws another
-    /// <see cref="IOException"/> and leaves no partial key behind.
+    /// <see cref="IOException"/> and leaves no partial key behind. <paramref name="context"/>
+    /// names the containers the run may open, for sources that fetch keys for particular ones.
     /// </summary>
-    IAsyncEnumerable<IKeyPresentation> PresentAsync(CancellationToken cancellationToken);
+    IAsyncEnumerable<IKeyPresentation> PresentAsync(KeySourceContext context, CancellationToken cancellationToken);
 }

@@ -2,7 +2,7 @@ namespace LuksVirt.Core.KeySources;
 
 /// <summary>The batches of a source that reads what is there at once (a directory, a stick): one
 /// batch, read when the caller first asks for it, on the caller's thread.</summary>
-public static class SingleBatch
+internal static class SingleBatch
 {
     public static IAsyncEnumerable<IKeyPresentation> Of(Func<IKeyPresentation> read)
     {

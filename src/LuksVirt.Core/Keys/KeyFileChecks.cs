@@ -1,7 +1,7 @@
 namespace LuksVirt.Core.Keys;
 
 /// <summary>What a key file must be besides a regular, non-empty file within the size limit.</summary>
-public enum KeyFileChecks
+internal enum KeyFileChecks
 {
     /// <summary>Nothing more: a file an administrator names on the command line (<c>--key-file</c>).</summary>
     AsGiven,

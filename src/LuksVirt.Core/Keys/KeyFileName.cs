@@ -11,7 +11,7 @@ namespace LuksVirt.Core.Keys;
 /// case, because FAT short names on a stick come upper-case (LUKS-A.KEY). Anything else is not a
 /// key file; a rejected name reaches logs only through <see cref="Sanitize(string)"/>.
 /// </summary>
-public static class KeyFileName
+internal static class KeyFileName
 {
     public const string Prefix = "luks-";
     public const string Suffix = ".key";
@@ -251,7 +251,7 @@ public static class KeyFileName
 }
 
 /// <summary>What <see cref="KeyFileName.Classify"/> found a name to be.</summary>
-public enum KeyFileNameKind
+internal enum KeyFileNameKind
 {
     /// <summary>Neither starts with "luks-" nor ends with ".key": some other file.</summary>
     NotAKeyFile,
@@ -264,4 +264,4 @@ public enum KeyFileNameKind
 }
 
 /// <summary>A classified name: the holder and slot hint of a key file, or why its name is refused.</summary>
-public readonly record struct ClassifiedName(KeyFileNameKind Kind, string? Holder, int? SlotHint, string? Reason);
+internal readonly record struct ClassifiedName(KeyFileNameKind Kind, string? Holder, int? SlotHint, string? Reason);

@@ -16,7 +16,7 @@ namespace LuksVirt.Core.Keys;
 /// trailing newline is part of the key. A stick's files, whose sizes come from their directory
 /// entries, go through <see cref="CheckSize"/>.
 /// </summary>
-public static class KeyFileReader
+internal static class KeyFileReader
 {
     private const uint GroupOrOtherWritable = 0b000_010_010;   // 0022
 
@@ -125,7 +125,7 @@ public static class KeyFileReader
 
 /// <summary>What <see cref="KeyFileReader"/> got: the key (the caller owns it) or the refusal, and
 /// the status of the file as read (null when refused).</summary>
-public readonly record struct KeyFileRead(SecretBuffer? Key, KeyFileRefusal? Refusal, PosixFileStatus? Status)
+internal readonly record struct KeyFileRead(SecretBuffer? Key, KeyFileRefusal? Refusal, PosixFileStatus? Status)
 {
     public static KeyFileRead Refused(KeyFileRefusal refusal) => new(null, refusal, null);
 }

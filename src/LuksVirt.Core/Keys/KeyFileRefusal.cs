@@ -5,7 +5,7 @@ using LuksVirt.Interop.Secrets;
 namespace LuksVirt.Core.Keys;
 
 /// <summary>Why <see cref="KeyFileReader"/> refused a key file.</summary>
-public enum KeyFileProblem
+internal enum KeyFileProblem
 {
     /// <summary>Not there (any more).</summary>
     Missing,
@@ -43,7 +43,7 @@ public enum KeyFileProblem
 /// error text of a failed read. <see cref="Reason"/> words it as key sources list it next to the
 /// file's name; a command that reads one file an administrator named words it its own way.
 /// </summary>
-public sealed record KeyFileRefusal(KeyFileProblem Problem, PosixFileStatus? Status = null, string? Detail = null)
+internal sealed record KeyFileRefusal(KeyFileProblem Problem, PosixFileStatus? Status = null, string? Detail = null)
 {
     /// <summary>The refusal as a key source reports it, e.g. "empty (0 bytes)", "is a FIFO, not a
     /// regular file", or for an unsafe file the fix, naming <paramref name="path"/>.</summary>

@@ -32,6 +32,11 @@ public sealed class PresentedKey : IDisposable
 
     public SecretBuffer Secret { get; }
 
+    /// <summary>The LUKS UUID of the one container this key is for (a Tang binding's recovered
+    /// passphrase), or null for a key to try wherever it may fit. A key for one container is never
+    /// tried on another: that would cost a key derivation per disk for nothing.</summary>
+    public Guid? ForContainer { get; init; }
+
     public override string ToString() => SlotHint is { } slot
         ? $"{Holder} (slot hint {slot}, {Source})"
         : $"{Holder} ({Source})";

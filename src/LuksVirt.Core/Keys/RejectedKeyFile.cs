@@ -1,4 +1,4 @@
 namespace LuksVirt.Core.Keys;
 
 /// <summary>A refused key file: its sanitised name and why, e.g. "is a symbolic link (not followed)".</summary>
-public sealed record RejectedKeyFile(string Name, string Reason);
+internal sealed record RejectedKeyFile(string Name, string Reason);

@@ -8,7 +8,7 @@ namespace LuksVirt.Core.Metrics;
 /// HELP and TYPE lines first, then its samples; label values escaped as the format says
 /// (backslash, double quote, line feed).
 /// </summary>
-public sealed class PrometheusText
+internal sealed class PrometheusText
 {
     private readonly StringBuilder _text = new();
     private string? _family;

@@ -9,7 +9,7 @@ namespace LuksVirt.Core.Migration;
 
 /// <summary>What encrypting one disk produced (the container still under its incomplete name),
 /// and what the user should hear about it.</summary>
-public sealed record EncryptedDiskResult(string LuksUuid, byte[] Sha256, TimeSpan Elapsed, IReadOnlyList<string> Warnings);
+internal sealed record EncryptedDiskResult(string LuksUuid, byte[] Sha256, TimeSpan Elapsed, IReadOnlyList<string> Warnings);
 
 /// <summary>
 /// Copies one plaintext disk into a new LUKS container: libcryptsetup writes the header and key
@@ -20,7 +20,7 @@ public sealed record EncryptedDiskResult(string LuksUuid, byte[] Sha256, TimeSpa
 /// </summary>
 /// <param name="afterPayloadWrite">Called with the byte count of every payload chunk written; only the
 /// fault-injection build of the tests passes one (see <c>MigrationFaultInjection</c>).</param>
-public sealed class DiskEncryptor(ActivityLog log, IMigrationProgress progress, Action<long>? afterPayloadWrite = null)
+internal sealed class DiskEncryptor(ActivityLog log, IMigrationProgress progress, Action<long>? afterPayloadWrite = null)
 {
     private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 

@@ -8,7 +8,7 @@ namespace LuksVirt.Core.Migration;
 /// been verified; a non-raw source is first flattened into <see cref="FlattenedPath"/>.
 /// Leftovers under these two names are what an interrupted run leaves, and a rerun removes them.
 /// </summary>
-public sealed record DiskMigrationPlan(
+internal sealed record DiskMigrationPlan(
     PlaintextDisk Disk,
     string ContainerPath,
     long PlaintextBytes,

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using LuksVirt.Core.Containers;
+using LuksVirt.Core.Processes;
 
 namespace LuksVirt.Core.Migration;
 
@@ -11,7 +12,7 @@ namespace LuksVirt.Core.Migration;
 /// size), so the raw copy is a temporary file next to the destination, created 0600 by LuksVirt
 /// itself and deleted right after encryption. No key is involved.
 /// </summary>
-public static class ImageFlattener
+internal static class ImageFlattener
 {
     private const string Package = "qemu-utils";
 

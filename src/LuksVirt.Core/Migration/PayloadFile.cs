@@ -8,7 +8,7 @@ namespace LuksVirt.Core.Migration;
 /// (no dirty page cache to flush at the end, and a read-back that comes from the disk), anything
 /// unaligned (a short last chunk) and file systems without direct I/O through a buffered one.
 /// </summary>
-public sealed class PayloadFile : IDisposable
+internal sealed class PayloadFile : IDisposable
 {
     private readonly FileStream _buffered;
     private readonly SafeFileHandle? _direct;

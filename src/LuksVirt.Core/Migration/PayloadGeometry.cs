@@ -8,7 +8,7 @@ namespace LuksVirt.Core.Migration;
 /// <param name="SectorSize">Encryption sector size in bytes (512 for LUKS1).</param>
 /// <param name="PlaintextLength">Bytes of plaintext; the payload is this rounded up to whole
 /// sectors, the padding being zeros that the guest sees past the source's end.</param>
-public sealed record PayloadGeometry(long PayloadOffset, int SectorSize, long PlaintextLength)
+internal sealed record PayloadGeometry(long PayloadOffset, int SectorSize, long PlaintextLength)
 {
     public long PayloadLength => (PlaintextLength + SectorSize - 1) / SectorSize * SectorSize;
 

@@ -10,7 +10,7 @@ namespace LuksVirt.Core.Migration;
 
 /// <summary>The two streaming SHA-256 sums of one migration: of the plaintext read from the
 /// source, and of the container's payload read back from the disk and decrypted.</summary>
-public sealed record PayloadHashes(byte[] Source, byte[] DecryptedCopy)
+internal sealed record PayloadHashes(byte[] Source, byte[] DecryptedCopy)
 {
     public bool Match => CryptographicOperations.FixedTimeEquals(Source, DecryptedCopy);
 }
@@ -30,7 +30,7 @@ public sealed record PayloadHashes(byte[] Source, byte[] DecryptedCopy)
 /// instead of in a second pass: SHA-256 cannot be split across cores, but two streams can use
 /// two. Chunks are recycled through a small pool, so memory stays at a few chunks per core.
 /// </summary>
-public sealed class PayloadPipeline
+internal sealed class PayloadPipeline
 {
     /// <summary>4 MiB: large sequential I/O, yet small enough to keep every core busy.</summary>
     public const int DefaultChunkBytes = 4 << 20;

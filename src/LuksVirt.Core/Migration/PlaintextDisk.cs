@@ -6,13 +6,13 @@ namespace LuksVirt.Core.Migration;
 /// <summary>A disk of a guest that holds plaintext: its target, source and image format.</summary>
 /// <param name="Format">The driver type: "raw" is copied as it is; anything else (qcow2...) is
 /// flattened to raw by qemu-img first.</param>
-public sealed record PlaintextDisk(string TargetDev, string SourcePath, bool IsBlockDevice, string Format)
+internal sealed record PlaintextDisk(string TargetDev, string SourcePath, bool IsBlockDevice, string Format)
 {
     public bool IsRaw => Format == "raw";
 }
 
 /// <summary>The disks of a domain split into those to encrypt and those left alone (with why).</summary>
-public sealed record PlaintextDiskSurvey(IReadOnlyList<PlaintextDisk> Plaintext, IReadOnlyList<string> AlreadyEncrypted, IReadOnlyList<string> LeftAlone);
+internal sealed record PlaintextDiskSurvey(IReadOnlyList<PlaintextDisk> Plaintext, IReadOnlyList<string> AlreadyEncrypted, IReadOnlyList<string> LeftAlone);
 
 /// <summary>
 /// Finds which disks of a domain's persistent XML still hold plaintext: local file or block
@@ -20,7 +20,7 @@ public sealed record PlaintextDiskSurvey(IReadOnlyList<PlaintextDisk> Plaintext,
 /// from the configuration file. CD-ROMs and floppies are left alone; network disks are left
 /// alone with a warning, since LuksVirt cannot encrypt them.
 /// </summary>
-public static class PlaintextDiskFinder
+internal static class PlaintextDiskFinder
 {
     public static PlaintextDiskSurvey Survey(string domainXml, InventoryConfig config)
     {

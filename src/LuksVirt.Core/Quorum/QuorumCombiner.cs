@@ -5,7 +5,7 @@ using LuksVirt.Interop.Secrets;
 namespace LuksVirt.Core.Quorum;
 
 /// <summary>How a combination ended.</summary>
-public enum QuorumOutcomeKind
+internal enum QuorumOutcomeKind
 {
     /// <summary>k shares combined into the key, and it opened its slot.</summary>
     Opened,
@@ -23,7 +23,7 @@ public enum QuorumOutcomeKind
 /// <summary>The result of <see cref="QuorumCombiner.Combine"/>: the key (owned by the caller, who
 /// disposes it) when <see cref="Kind"/> is <see cref="QuorumOutcomeKind.Opened"/>, otherwise a
 /// message for people and logs that names holders and files but never a key byte.</summary>
-public sealed record QuorumOutcome(QuorumOutcomeKind Kind, string Message, SecretBuffer? Key, int? Slot);
+internal sealed record QuorumOutcome(QuorumOutcomeKind Kind, string Message, SecretBuffer? Key, int? Slot);
 
 /// <summary>
 /// Turns the shares presented so far into the key of a quorum slot, or says why not: shares of
@@ -32,7 +32,7 @@ public sealed record QuorumOutcome(QuorumOutcomeKind Kind, string Message, Secre
 /// carol"), and a combined key is proven by one key derivation against its slot before it is
 /// handed out. The unlock side calls this as shares arrive.
 /// </summary>
-public static class QuorumCombiner
+internal static class QuorumCombiner
 {
     public static QuorumOutcome Combine(IReadOnlyList<QuorumShare> shares, CryptDevice device, string containerName)
     {

@@ -4,7 +4,7 @@ namespace LuksVirt.Core.Quorum;
 
 /// <summary>One holder's share as presented: its public header, the share bytes (locked memory,
 /// zeroed on dispose) and where it came from (a file name, for messages).</summary>
-public sealed class QuorumShare : IDisposable
+internal sealed class QuorumShare : IDisposable
 {
     private QuorumShare(ShareHeader header, SecretBuffer bytes, string origin)
     {

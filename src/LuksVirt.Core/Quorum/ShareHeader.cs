@@ -10,7 +10,7 @@ namespace LuksVirt.Core.Quorum;
 /// key opens. Nothing here depends on the key: the split id is fresh random bytes, the rest is
 /// what <c>keys list</c> shows anyway.
 /// </summary>
-public sealed record ShareHeader(string ContainerUuid, string SplitId, int Threshold, IReadOnlyList<string> Holders, int Index, int Slot)
+internal sealed record ShareHeader(string ContainerUuid, string SplitId, int Threshold, IReadOnlyList<string> Holders, int Index, int Slot)
 {
     public const string Magic = "LUKSVIRT-SHARE";
 

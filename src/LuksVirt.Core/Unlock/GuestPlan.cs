@@ -247,7 +247,8 @@ internal sealed class GuestPlan : IDisposable
             // dmcrypt disks keep the volume key their trial unlocked: activation then costs no
             // second key derivation (and, with the header kept too, no second header read).
             var keepVolumeKey = !dryRun && spec.Backend == DiskBackend.DmCrypt;
-            disk.Trials = new DiskTrials(spec.ContainerPath, TrialPlanner.Plan(keys, activeSlots, last, registered), costs, keepVolumeKey, device);
+            var keysForDisk = keys.Where(k => k.ForContainer is null || k.ForContainer == disk.Uuid).ToList();
+            disk.Trials = new DiskTrials(spec.ContainerPath, TrialPlanner.Plan(keysForDisk, activeSlots, last, registered), costs, keepVolumeKey, device);
             disk.KeepHeader(device);
             device = null;
         }

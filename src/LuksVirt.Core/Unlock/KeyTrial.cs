@@ -3,7 +3,7 @@ using LuksVirt.Core.Keys;
 namespace LuksVirt.Core.Unlock;
 
 /// <summary>Why a trial is where it is in a disk's queue (shown in reports and logs).</summary>
-public enum TrialReason
+internal enum TrialReason
 {
     /// <summary>This holder opened the disk last time (state file).</summary>
     LastOpener,
@@ -20,4 +20,4 @@ public enum TrialReason
 
 /// <summary>One key derivation: <see cref="Key"/> against exactly one <see cref="Slot"/> of one disk.
 /// Trying slots one by one (never "any slot") makes every derivation countable and cancellable.</summary>
-public sealed record KeyTrial(PresentedKey Key, int Slot, TrialReason Reason);
+internal sealed record KeyTrial(PresentedKey Key, int Slot, TrialReason Reason);

@@ -4,7 +4,7 @@ using LuksVirt.Interop.Secrets;
 namespace LuksVirt.Core.Unlock;
 
 /// <summary>What one key derivation on a slot takes: threads (argon2 runs several) and memory.</summary>
-public readonly record struct TrialCost(int Threads, long MemoryKiB)
+internal readonly record struct TrialCost(int Threads, long MemoryKiB)
 {
     public static readonly TrialCost Pbkdf2 = new(1, 0);
 }
@@ -14,7 +14,7 @@ public readonly record struct TrialCost(int Threads, long MemoryKiB)
 /// dmcrypt disk is then activated with it, without deriving the slot's key a second time).
 /// <see cref="Header"/>: the container's header as the plan loaded it, used by every trial of the
 /// disk (they run one after another, never two at once); null: each trial loads it.</summary>
-public sealed record DiskTrials(string ContainerPath, IReadOnlyList<KeyTrial> Trials, IReadOnlyDictionary<int, TrialCost>? SlotCosts = null, bool KeepVolumeKey = false, CryptDevice? Header = null)
+internal sealed record DiskTrials(string ContainerPath, IReadOnlyList<KeyTrial> Trials, IReadOnlyDictionary<int, TrialCost>? SlotCosts = null, bool KeepVolumeKey = false, CryptDevice? Header = null)
 {
     public TrialCost CostOf(KeyTrial trial) => SlotCosts?.GetValueOrDefault(trial.Slot, TrialCost.Pbkdf2) ?? TrialCost.Pbkdf2;
 }
@@ -23,7 +23,7 @@ public sealed record DiskTrials(string ContainerPath, IReadOnlyList<KeyTrial> Tr
 /// none did), how many key derivations were spent, the last error other than a wrong key, and the
 /// volume key when <see cref="DiskTrials.KeepVolumeKey"/> asked for it (the caller disposes it;
 /// <see cref="DisposeVolumeKeys"/>).</summary>
-public sealed record DiskTrialOutcome(DiskTrials Disk, KeyTrial? Opened, int Derivations, string? Error, SecretBuffer? VolumeKey = null)
+internal sealed record DiskTrialOutcome(DiskTrials Disk, KeyTrial? Opened, int Derivations, string? Error, SecretBuffer? VolumeKey = null)
 {
     public string ContainerPath => Disk.ContainerPath;
 
@@ -48,7 +48,7 @@ public sealed record DiskTrialOutcome(DiskTrials Disk, KeyTrial? Opened, int Der
 /// (<see cref="DiskTrials.Header"/>) only because they never run at once; without one, every trial
 /// loads its own. A trial that alone exceeds the budget still runs, alone.
 /// </summary>
-public sealed class KeyTrialRunner
+internal sealed class KeyTrialRunner
 {
     private readonly int _maxParallel;
     private readonly long _memoryBudgetKiB;

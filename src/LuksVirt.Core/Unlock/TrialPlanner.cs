@@ -7,7 +7,7 @@ namespace LuksVirt.Core.Unlock;
 /// it: the classic recipe tries every key on every slot of every disk; this aims at one key
 /// derivation per disk.
 /// </summary>
-public static class TrialPlanner
+internal static class TrialPlanner
 {
     /// <param name="keys">Every presented key, in a stable order.</param>
     /// <param name="activeSlots">The disk's active key slots, ascending.</param>

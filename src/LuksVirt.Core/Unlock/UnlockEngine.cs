@@ -98,9 +98,10 @@ public sealed class UnlockEngine(UnlockOptions options, ActivityLog log)
     private async Task<UnlockOutcome> RunBatchesAsync(IReadOnlyList<IKeySource> sources, List<IKeyPresentation> presented, CancellationToken cancellationToken)
     {
         UnlockOutcome? last = null;
+        var context = new KeySourceContext(ContainersInScope);
         foreach (var source in sources)
         {
-            var batches = source.PresentAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
+            var batches = source.PresentAsync(context, cancellationToken).GetAsyncEnumerator(cancellationToken);
             await using (batches.ConfigureAwait(false))
             {
                 while (true)
@@ -135,6 +136,34 @@ public sealed class UnlockEngine(UnlockOptions options, ActivityLog log)
         }
 
         return last;
+    }
+
+    /// <summary>For the sources' context: the containers of the guests in scope that are not
+    /// running, from the configuration this run checked (empty when libvirt cannot be asked: the
+    /// run reports that itself).</summary>
+    private IReadOnlyList<ContainerInScope> ContainersInScope()
+    {
+        try
+        {
+            using var connection = LibvirtConnection.Open(options.ConnectUri);
+            using var quiet = new ActivityLog(null, null);
+            var inventory = LiveInventory.Load(connection, _config!, options.VmNames, quiet);
+            return [.. inventory.Guests
+                .Where(guest => !IsRunning(connection, guest.Uuid))
+                .SelectMany(guest => guest.Disks.Select(disk => (disk.ContainerPath, guest.Name)))
+                .GroupBy(d => d.ContainerPath, StringComparer.Ordinal)
+                .Select(g => new ContainerInScope(g.Key, [.. g.Select(d => d.Name).Distinct(StringComparer.Ordinal)]))];
+        }
+        catch (LibvirtException)
+        {
+            return [];
+        }
+    }
+
+    private static bool IsRunning(LibvirtConnection connection, Guid uuid)
+    {
+        using var domain = connection.LookupDomainByUuid(uuid);
+        return domain.IsActive;
     }
 
     /// <summary>How the run ends when a source could not present its next batch.</summary>

@@ -22,7 +22,7 @@ namespace LuksVirt.Core.Unlock;
 /// whose start went through before the signal is reported started, its secrets removed). Only an
 /// unusable configuration or libvirt connection at the start throws.
 /// </remarks>
-public sealed class UnlockRunner(UnlockOptions options, ActivityLog log)
+internal sealed class UnlockRunner(UnlockOptions options, ActivityLog log)
 {
     /// <summary>Guests of one start group starting at once, at most (QEMU start-up is mostly
     /// waiting: page faults, file opens, QMP; more at once only adds load on a busy host).</summary>

@@ -2,7 +2,7 @@ namespace LuksVirt.Core.Usb;
 
 /// <summary>A window onto part of another source, e.g. one partition of a stick. Reads never
 /// leave the window.</summary>
-public sealed class BlockSourceSlice : IBlockSource
+internal sealed class BlockSourceSlice : IBlockSource
 {
     private readonly IBlockSource _inner;
     private readonly long _offset;

@@ -2,7 +2,7 @@ namespace LuksVirt.Core.Usb;
 
 /// <summary>Attribute bits of a directory entry (DIR_Attr).</summary>
 [Flags]
-public enum FatAttributes : byte
+internal enum FatAttributes : byte
 {
     None = 0,
     ReadOnly = 0x01,

@@ -2,7 +2,7 @@ namespace LuksVirt.Core.Usb;
 
 /// <summary>A file or directory found on a FAT volume. Only <see cref="FatVolume"/> creates
 /// these; its <see cref="FatVolume.ReadFile"/> still re-checks everything the entry claims.</summary>
-public sealed class FatFileEntry
+internal sealed class FatFileEntry
 {
     internal FatFileEntry(FatVolume volume, string directoryPath, string name, string shortName, long size, FatAttributes attributes, uint firstCluster)
     {

@@ -4,7 +4,7 @@ namespace LuksVirt.Core.Usb;
 /// Bounds on the work and memory one <see cref="FatVolume"/> may spend on a stick, whatever its
 /// structures claim. Exceeding one is a <see cref="FatFormatException"/>, never a hang.
 /// </summary>
-public sealed record FatReaderLimits
+internal sealed record FatReaderLimits
 {
     public static FatReaderLimits Default { get; } = new();
 

@@ -3,7 +3,7 @@ using LuksVirt.Interop.Secrets;
 namespace LuksVirt.Core.Usb;
 
 /// <summary>A FAT file system on a stick, and the partition it lies in.</summary>
-public sealed record StickVolume(StickPartition Partition, FatVolume Volume);
+internal sealed record StickVolume(StickPartition Partition, FatVolume Volume);
 
 /// <summary>
 /// Every FAT file system on one stick, in partition table order (<see cref="VolumeLocator"/>):
@@ -13,7 +13,7 @@ public sealed record StickVolume(StickPartition Partition, FatVolume Volume);
 /// than one. What is passed over (partitions without FAT, a broken chain of logical partitions,
 /// damaged directory entries) is listed in <see cref="Skipped"/>.
 /// </summary>
-public sealed class FatStick
+internal sealed class FatStick
 {
     /// <summary>FAT file systems searched on one stick; further ones are skipped and reported.</summary>
     public const int MaxFatVolumes = 16;

@@ -10,7 +10,7 @@ namespace LuksVirt.Core.Usb;
 /// <see cref="FatFormatException"/> for the whole volume, a damaged file one for that file.
 /// Not thread-safe: one volume per reader.
 /// </summary>
-public sealed class FatVolume
+internal sealed class FatVolume
 {
     private readonly VolumeReader _reader;
     private readonly FatBootSector _boot;

@@ -7,7 +7,7 @@ namespace LuksVirt.Core.Usb;
 /// A block device (/dev/sdb) or an image file, read with pread through
 /// <see cref="RandomAccess"/>: no mount, no kernel file system driver involved.
 /// </summary>
-public sealed class FileBlockSource : IBlockSource, IDisposable
+internal sealed class FileBlockSource : IBlockSource, IDisposable
 {
     // Block devices report st_size 0; above this a probe gives up (no USB stick is 4 EiB).
     private const long LargestProbedLength = 1L << 62;

@@ -1,7 +1,7 @@
 namespace LuksVirt.Core.Usb;
 
 /// <summary>A block source over bytes in memory: test images, or a device already read whole.</summary>
-public sealed class MemoryBlockSource(ReadOnlyMemory<byte> bytes) : IBlockSource
+internal sealed class MemoryBlockSource(ReadOnlyMemory<byte> bytes) : IBlockSource
 {
     public long Length => bytes.Length;
 

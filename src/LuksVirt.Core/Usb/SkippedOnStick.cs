@@ -9,4 +9,4 @@ namespace LuksVirt.Core.Usb;
 /// root directory; an entry whose name cannot be shown is "(entry at slot N)" of its directory),
 /// or a partition ("partition 5"). Raw names from the stick: sanitise before logging.</param>
 /// <param name="Reason">Why, and what was left out; built from fixed text and numbers only.</param>
-public sealed record SkippedOnStick(string Where, string Reason);
+internal sealed record SkippedOnStick(string Where, string Reason);

@@ -2,7 +2,7 @@ namespace LuksVirt.Core.Usb;
 
 /// <summary>How a stick is divided: not at all (a superfloppy, file system from byte 0), by an
 /// MBR (primary and logical partitions), or by a GPT.</summary>
-public enum PartitionScheme
+internal enum PartitionScheme
 {
     None,
     Mbr,
@@ -19,7 +19,7 @@ public enum PartitionScheme
 /// <param name="Length">Bytes, cut at the end of the device when the table claims more.</param>
 /// <param name="Description">The type as the table gives it, e.g. "MBR type 0x0C" or
 /// "GPT type Microsoft basic data".</param>
-public sealed record StickPartition(int? Number, long Offset, long Length, string Description)
+internal sealed record StickPartition(int? Number, long Offset, long Length, string Description)
 {
     /// <summary>"partition 5", or "the stick" when there is no partition table.</summary>
     public string Name => Number is { } number ? $"partition {number}" : "the stick";
@@ -27,7 +27,7 @@ public sealed record StickPartition(int? Number, long Offset, long Length, strin
 
 /// <summary>What <see cref="VolumeLocator"/> found: the partitions in table order, and what of
 /// the table it skipped (a broken chain of logical partitions, a partition beyond the end).</summary>
-public sealed record PartitionLayout(
+internal sealed record PartitionLayout(
     PartitionScheme Scheme,
     int SectorSize,
     IReadOnlyList<StickPartition> Partitions,

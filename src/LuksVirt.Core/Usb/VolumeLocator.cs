@@ -7,7 +7,7 @@ namespace LuksVirt.Core.Usb;
 /// (<see cref="GptPartitionTable"/>), in table order. Partition types are not trusted either
 /// way: <see cref="FatStick"/> opens each partition's boot sector to see.
 /// </summary>
-public static class VolumeLocator
+internal static class VolumeLocator
 {
     /// <summary>Sector 0 (MBR, boot sector) is read as 512 bytes whatever the sector size.</summary>
     public const int MbrSectorSize = 512;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using LuksVirt.Core.Containers;
+using LuksVirt.Core.Processes;
 
 namespace LuksVirt.Core.Volumes;
 
@@ -8,7 +9,7 @@ namespace LuksVirt.Core.Volumes;
 /// volumes). lvcreate needs device-mapper in the kernel; without it the tool fails and its own
 /// message is passed on.
 /// </summary>
-public static class LogicalVolumes
+internal static class LogicalVolumes
 {
     public const string Package = "lvm2";
 

@@ -33,7 +33,7 @@ public sealed partial class CryptDevice
 
     /// <summary>Creates /dev/mapper/<paramref name="mappingName"/>. Returns the slot used.
     /// Throws <see cref="DeviceMapperUnavailableException"/> on a kernel without dm-crypt.</summary>
-    public unsafe int Activate(string mappingName, ReadOnlySpan<byte> key, int slot = AnySlot)
+    internal unsafe int Activate(string mappingName, ReadOnlySpan<byte> key, int slot = AnySlot)
     {
         RequireMappingName(mappingName);
         RequireKey(key, nameof(key));

@@ -31,7 +31,7 @@ public sealed partial class CryptDevice
 
     /// <summary>crypt_benchmark_pbkdf: iterations (pbkdf2) or time cost (argon2) reached in
     /// <see cref="PbkdfSettings.IterationTimeMs"/>. <see cref="PbkdfSettings.Iterations"/> is ignored.</summary>
-    public static uint BenchmarkPbkdf(PbkdfSettings settings, int volumeKeyBytes) => BenchmarkPbkdfCost(settings, volumeKeyBytes).Iterations;
+    internal static uint BenchmarkPbkdf(PbkdfSettings settings, int volumeKeyBytes) => BenchmarkPbkdfCost(settings, volumeKeyBytes).Iterations;
 
     /// <summary>Like <see cref="BenchmarkPbkdf"/>, with the argon2 memory and threads the
     /// benchmark settled on (0 for PBKDF2).</summary>

@@ -72,7 +72,7 @@ public sealed partial class CryptDevice
     }
 
     /// <summary>Assigns a LUKS2 token to a key slot (crypt_token_assign_keyslot).</summary>
-    public void AssignTokenToSlot(int token, int slot)
+    internal void AssignTokenToSlot(int token, int slot)
     {
         var handle = Handle;
         CryptsetupLog.BeginCall();

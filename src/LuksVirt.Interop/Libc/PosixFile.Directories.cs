@@ -10,7 +10,7 @@ public static partial class PosixFile
 {
     /// <summary>openat(dir, name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC): a subdirectory,
     /// never through a symbolic link (<see cref="SymbolicLinkRefusedException"/>).</summary>
-    public static SafeFileHandle OpenDirectoryAtNoFollow(SafeFileHandle directory, string name)
+    internal static SafeFileHandle OpenDirectoryAtNoFollow(SafeFileHandle directory, string name)
     {
         ArgumentNullException.ThrowIfNull(directory);
         EnsureSingleComponent(name);

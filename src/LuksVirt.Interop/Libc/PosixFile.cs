@@ -63,35 +63,6 @@ public static partial class PosixFile
         }
     }
 
-    /// <summary>
-    /// Overwrites a regular file's content with zeros in place and flushes it, so a key dropped on
-    /// tmpfs does not linger in the freed pages after the unlink. Opened O_NOFOLLOW|O_NONBLOCK;
-    /// anything but a regular file with exactly one name is left alone (a device node is not even
-    /// opened; a hard-linked file's other names must keep their content). Returns whether it
-    /// overwrote. A crash between this and the unlink leaves a zeroed file under its name: for
-    /// files another run may read, use <see cref="UnlinkThenZeroAt"/>.
-    /// </summary>
-    public static bool OverwriteWithZerosAt(SafeFileHandle directory, string name)
-    {
-        ArgumentNullException.ThrowIfNull(directory);
-        EnsureSingleComponent(name);
-        var entry = ToStatus(Interop.Libc.LinkStatusAt(directory, name, name));
-        if (entry.Type != PosixFileType.Regular || entry.LinkCount != 1)
-        {
-            return false;
-        }
-
-        using var file = Interop.Libc.OpenAt(directory, name, WriteNoFollow, name);
-        var status = ToStatus(Interop.Libc.FileStatus(file, name));
-        if (status.Type != PosixFileType.Regular || status.LinkCount != 1)
-        {
-            return false;
-        }
-
-        WriteZeros(file, status.Size, name);
-        return true;
-    }
-
     /// <summary>fstat.</summary>
     public static PosixFileStatus GetStatus(SafeFileHandle file)
     {

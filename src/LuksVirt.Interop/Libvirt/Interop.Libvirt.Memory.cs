@@ -6,11 +6,6 @@ internal static partial class Interop
 {
     internal static partial class Libvirt
     {
-        /// <summary>libc free: strings and arrays libvirt hands over are malloc'd and ours to free.
-        /// Declared here rather than in Interop.Libc because only libvirt's memory goes through it.</summary>
-        [LibraryImport(Libraries.Libc, EntryPoint = "free")]
-        internal static partial void Free(nint pointer);
-
         /// <summary>Copies a string libvirt keeps owning (names, static type strings).</summary>
         internal static string? CopyBorrowedString(nint utf8) => Marshal.PtrToStringUTF8(utf8);
 
@@ -28,7 +23,7 @@ internal static partial class Interop
             }
             finally
             {
-                Free(utf8);
+                Libc.Free(utf8);
             }
         }
 

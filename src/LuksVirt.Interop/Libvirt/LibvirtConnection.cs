@@ -87,7 +87,7 @@ public sealed class LibvirtConnection : IDisposable
     public string HypervisorType => Interop.Libvirt.CopyBorrowedString(Interop.Libvirt.ConnectGetType(Handle))
         ?? throw LibvirtErrors.Create("virConnectGetType");
 
-    public bool IsAlive => Interop.Libvirt.ConnectIsAlive(Handle) switch
+    internal bool IsAlive => Interop.Libvirt.ConnectIsAlive(Handle) switch
     {
         < 0 => throw LibvirtErrors.Create("virConnectIsAlive"),
         0 => false,
@@ -114,7 +114,7 @@ public sealed class LibvirtConnection : IDisposable
         }
         finally
         {
-            Interop.Libvirt.Free(array);
+            Interop.Libc.Free(array);
         }
 
         var result = new LibvirtDomain[count];
@@ -127,7 +127,7 @@ public sealed class LibvirtConnection : IDisposable
         return result;
     }
 
-    public LibvirtDomain LookupDomainByName(string name)
+    internal LibvirtDomain LookupDomainByName(string name)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         var handle = Handle;
@@ -172,7 +172,7 @@ public sealed class LibvirtConnection : IDisposable
         return AdoptSecret(Interop.Libvirt.SecretDefineXml(handle, xml, flags: 0), handle, "virSecretDefineXML");
     }
 
-    public LibvirtSecret LookupSecretByUuid(Guid uuid)
+    internal LibvirtSecret LookupSecretByUuid(Guid uuid)
     {
         var handle = Handle;
         return AdoptSecret(Interop.Libvirt.SecretLookupByUuidString(handle, Interop.Libvirt.FormatUuid(uuid)), handle, "virSecretLookupByUUIDString");
@@ -193,7 +193,7 @@ public sealed class LibvirtConnection : IDisposable
         return new LibvirtSecret(secret);
     }
 
-    public LibvirtSecret LookupSecretByUsage(SecretUsageType usageType, string usageId)
+    internal LibvirtSecret LookupSecretByUsage(SecretUsageType usageType, string usageId)
     {
         ArgumentException.ThrowIfNullOrEmpty(usageId);
         var handle = Handle;
@@ -220,7 +220,7 @@ public sealed class LibvirtConnection : IDisposable
         }
         finally
         {
-            Interop.Libvirt.Free(array);
+            Interop.Libc.Free(array);
         }
 
         var result = new LibvirtSecret[count];

@@ -1,4 +1,5 @@
 using LuksVirt.Core.Containers;
+using LuksVirt.Core.Processes;
 using LuksVirt.Core.Volumes;
 
 namespace LuksVirt.Tests.Containers;

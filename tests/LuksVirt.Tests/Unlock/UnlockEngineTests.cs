@@ -87,7 +87,7 @@ public sealed class UnlockEngineTests(LibvirtdFixture libvirtd) : IDisposable
 
         public string Description => "test batches";
 
-        public async IAsyncEnumerable<IKeyPresentation> PresentAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+        public async IAsyncEnumerable<IKeyPresentation> PresentAsync(KeySourceContext context, [EnumeratorCancellation] CancellationToken cancellationToken)
         {
             foreach (var batch in batches)
             {

@@ -3,7 +3,7 @@ using LuksVirt.Core.Keys;
 namespace LuksVirt.Core.KeySources.KeyDirectory;
 
 /// <summary>Keys dropped into a directory (the classic /dev/shm/lukskeys, or /run/luksvirt/keys).</summary>
-public sealed class DirectoryKeyPresentation : IKeyPresentation
+internal sealed class DirectoryKeyPresentation : IKeyPresentation
 {
     private readonly KeyDirectoryReadResult _read;
     private bool _wiped;

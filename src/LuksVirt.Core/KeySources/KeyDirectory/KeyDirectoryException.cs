@@ -2,7 +2,7 @@ namespace LuksVirt.Core.KeySources.KeyDirectory;
 
 /// <summary>The key directory itself is refused: missing, a symbolic link, not a directory, or
 /// open to others. The message names the directory and the fix.</summary>
-public sealed class KeyDirectoryException : KeySourceRefusedException
+internal sealed class KeyDirectoryException : KeySourceRefusedException
 {
     public KeyDirectoryException(string directory, string message, Exception? innerException = null)
         : base(message, innerException)

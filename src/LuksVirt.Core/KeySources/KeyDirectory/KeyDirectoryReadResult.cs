@@ -10,7 +10,7 @@ namespace LuksVirt.Core.KeySources.KeyDirectory;
 /// already sanitised for logs. Holds the key directory open until disposed, so the clean-up acts
 /// on the directory that was checked and read, not on whatever its path names by then.
 /// </summary>
-public sealed class KeyDirectoryReadResult : IDisposable
+internal sealed class KeyDirectoryReadResult : IDisposable
 {
     internal KeyDirectoryReadResult(
         string directory,

@@ -12,7 +12,7 @@ namespace LuksVirt.Core.KeySources.KeyDirectory;
 /// <see cref="KeyFileReader"/> under <see cref="KeyFileChecks.DroppedByRoot"/>: only regular,
 /// non-empty, small files with a single name, owned by root and writable by nobody else.
 /// </summary>
-public static class KeyDirectoryReader
+internal static class KeyDirectoryReader
 {
     /// <summary>
     /// Reads every acceptable key file of <paramref name="directory"/>. Throws

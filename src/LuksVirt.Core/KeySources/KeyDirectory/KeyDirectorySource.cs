@@ -28,6 +28,6 @@ public sealed class KeyDirectorySource : IKeySource
     public string Description => $"key directory {DirectoryPath}";
 
     /// <summary>Throws <see cref="KeyDirectoryException"/> when the directory itself is unusable.</summary>
-    public IAsyncEnumerable<IKeyPresentation> PresentAsync(CancellationToken cancellationToken) =>
+    public IAsyncEnumerable<IKeyPresentation> PresentAsync(KeySourceContext context, CancellationToken cancellationToken) =>
         SingleBatch.Of(() => DirectoryKeyPresentation.Read(DirectoryPath));
 }

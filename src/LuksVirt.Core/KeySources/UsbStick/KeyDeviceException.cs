@@ -3,7 +3,7 @@ namespace LuksVirt.Core.KeySources.UsbStick;
 /// <summary>The device or image named as a key stick is refused before anything on it is read:
 /// missing, a symbolic link, not a block device or regular file, or not openable. The message
 /// names the path and the fix.</summary>
-public sealed class KeyDeviceException : KeySourceRefusedException
+internal sealed class KeyDeviceException : KeySourceRefusedException
 {
     public KeyDeviceException(string device, string message, Exception? innerException = null)
         : base(message, innerException)

@@ -17,7 +17,7 @@ namespace LuksVirt.Core.KeySources.UsbStick;
 /// a conflict when not (<see cref="SameNameKeyFiles"/>). Key bytes go from the device straight
 /// into a <see cref="SecretBuffer"/>.
 /// </summary>
-public static class StickKeyReader
+internal static class StickKeyReader
 {
     /// <summary>
     /// Opens <paramref name="devicePath"/> (a block device or an image file) without following a

@@ -8,7 +8,7 @@ namespace LuksVirt.Core.KeySources.UsbStick;
 /// the caller (dispose them, or this result). Paths in <see cref="Rejected"/> and
 /// <see cref="Ignored"/> are '/'-separated from the stick's root and already sanitised for logs.
 /// </summary>
-public sealed class UsbKeyReadResult(string device, KeySet keys, IReadOnlyList<RejectedKeyFile> rejected, IReadOnlyList<string> ignored, int ignoredNotListed) : IDisposable
+internal sealed class UsbKeyReadResult(string device, KeySet keys, IReadOnlyList<RejectedKeyFile> rejected, IReadOnlyList<string> ignored, int ignoredNotListed) : IDisposable
 {
     /// <summary>The block device or image file read, as given.</summary>
     public string Device { get; } = device;

@@ -38,6 +38,6 @@ public sealed class UsbKeySource : IKeySource
     public string Description => $"USB stick {DevicePath}";
 
     /// <summary>Throws as <see cref="StickKeyReader.Read(string, int)"/> does.</summary>
-    public IAsyncEnumerable<IKeyPresentation> PresentAsync(CancellationToken cancellationToken) =>
+    public IAsyncEnumerable<IKeyPresentation> PresentAsync(KeySourceContext context, CancellationToken cancellationToken) =>
         SingleBatch.Of(() => UsbKeyPresentation.Read(DevicePath, MaxDepth));
 }

@@ -1,10 +1,8 @@
-using LuksVirt.Core.Processes;
-
-namespace LuksVirt.Core.Containers;
+namespace LuksVirt.Core.Processes;
 
 /// <summary>What an external tool did: exit code, its output (only JSON output is ever read)
 /// and its error output (for messages).</summary>
-public sealed record ExternalToolResult(int ExitCode, string StandardOutput, string StandardError)
+internal sealed record ExternalToolResult(int ExitCode, string StandardOutput, string StandardError)
 {
     public bool Succeeded => ExitCode == 0;
 }
@@ -14,7 +12,7 @@ public sealed record ExternalToolResult(int ExitCode, string StandardOutput, str
 /// passed one by one, standard input is empty, and no key ever goes on the command line. Only
 /// the exit code and JSON output are used; error text is passed on to the user, never parsed.
 /// </summary>
-public static class ExternalTool
+internal static class ExternalTool
 {
     /// <summary>Throws <see cref="FileNotFoundException"/> when the tool is not installed, naming
     /// <paramref name="package"/> as the fix.</summary>

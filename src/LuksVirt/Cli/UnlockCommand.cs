@@ -1,9 +1,12 @@
 using System.CommandLine;
+using LuksVirt.Core.KeySources;
 using LuksVirt.Core.KeySources.KeyDirectory;
+using LuksVirt.Core.KeySources.Tang;
 
 namespace LuksVirt.Cli;
 
-/// <summary><c>luksvirt unlock</c>: the main job, with keys from a directory.</summary>
+/// <summary><c>luksvirt unlock</c>: the main job, with keys from a directory and from the Tang
+/// servers the containers' clevis bindings name.</summary>
 internal static class UnlockCommand
 {
     public static Command Create(GlobalOptions global)
@@ -13,16 +16,44 @@ internal static class UnlockCommand
             Description = $"directory holding luks-<holder>[.<slot>].key files (also {KeyDirectorySource.LegacyDirectory})",
             DefaultValueFactory = _ => KeyDirectorySource.DefaultDirectory,
         };
+        var noTang = new Option<bool>("--no-tang")
+        {
+            Description = "do not ask Tang servers for the keys of containers bound with clevis (no network)",
+        };
         var run = new UnlockRunOptions();
-        var command = new Command("unlock", "open the encrypted disks with the presented keys and start the guests whose disks are all open");
+        var command = new Command("unlock", "open the encrypted disks with the presented keys (and Tang-bound disks by themselves) and start the guests whose disks are all open");
         command.Options.Add(keys);
+        command.Options.Add(noTang);
         run.AddTo(command);
         command.SetAction((parse, cancellationToken) =>
         {
             var directory = parse.GetValue(keys)!;
+            var keysGiven = parse.GetResult(keys) is { Implicit: false };
             return UnlockCommandRun.RunAsync(run.Bind(parse, global), parse.GetValue(global.Log)!, parse.GetValue(run.Json),
-                [new KeyDirectorySource(directory)], cancellationToken);
+                Sources(directory, keysGiven, tang: !parse.GetValue(noTang)), cancellationToken);
         });
         return command;
+    }
+
+    /// <summary>
+    /// The key directory first (it answers at once), then the Tang bindings (they wait for the
+    /// network). The default directory is read only when it exists or when no Tang source is
+    /// asked for, so that a host whose disks open by Tang needs no key directory at all, while a
+    /// directory named with <c>--keys</c> that is unusable still refuses the run.
+    /// </summary>
+    private static IKeySource[] Sources(string directory, bool keysGiven, bool tang)
+    {
+        var sources = new List<IKeySource>();
+        if (keysGiven || !tang || Directory.Exists(directory))
+        {
+            sources.Add(new KeyDirectorySource(directory));
+        }
+
+        if (tang)
+        {
+            sources.Add(new TangKeySource(TangKeySource.DefaultTimeout));
+        }
+
+        return [.. sources];
     }
 }

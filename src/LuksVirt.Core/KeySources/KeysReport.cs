@@ -14,6 +14,9 @@ public sealed record KeysReport(int Presented, IReadOnlyList<RejectedKeyReport> 
     /// <summary>What a stick's reader skipped; empty for a key directory.</summary>
     public IReadOnlyList<SkippedReport> Skipped { get; init; } = [];
 
+    /// <summary>Quorums not met yet: "db.luks: 1 of 2 holders present (alice), waiting for bob or carol".</summary>
+    public IReadOnlyList<string> Waiting { get; init; } = [];
+
     /// <summary>The report of several batches as one: counts added, lists joined in order, and
     /// "deleted" when any batch's key files were. One batch is its own report.</summary>
     public static KeysReport Combine(IReadOnlyList<KeysReport> reports)
@@ -31,6 +34,8 @@ public sealed record KeysReport(int Presented, IReadOnlyList<RejectedKeyReport> 
             reports.Any(r => r.Deleted))
         {
             Skipped = [.. reports.SelectMany(r => r.Skipped)],
+            // Each batch says how far every quorum has come: the latest word is the one that holds.
+            Waiting = reports[^1].Waiting,
         };
     }
 }

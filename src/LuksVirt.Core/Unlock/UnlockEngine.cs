@@ -1,6 +1,7 @@
 using LuksVirt.Core.Inventory;
 using LuksVirt.Core.Keys;
 using LuksVirt.Core.KeySources;
+using LuksVirt.Core.KeySources.Quorum;
 using LuksVirt.Core.Logging;
 using LuksVirt.Core.Runs;
 using LuksVirt.Core.State;
@@ -62,9 +63,12 @@ public sealed class UnlockEngine(UnlockOptions options, ActivityLog log)
         using (runLock)
         {
             var presented = new List<IKeyPresentation>();
+            // Quorum shares from any source are held here until their quorum is met, and wiped
+            // with the rest when the run ends: trials only ever see whole keys.
+            using var shares = new QuorumShares();
             try
             {
-                return await RunBatchesAsync(sources, presented, stop.Token).ConfigureAwait(false);
+                return await RunBatchesAsync([.. sources.Select(shares.Over)], presented, stop.Token).ConfigureAwait(false);
             }
             finally
             {

@@ -40,6 +40,11 @@ internal static class UnlockReportView
             AnsiConsole.MarkupLine($"[yellow]key file rejected:[/] {Markup.Escape(rejected.Name)}: {Markup.Escape(rejected.Reason)}");
         }
 
+        foreach (var waiting in report.Keys.Waiting)
+        {
+            AnsiConsole.MarkupLine($"[yellow]quorum not met:[/] {Markup.Escape(waiting)}");
+        }
+
         foreach (var skipped in report.Keys.Skipped)
         {
             AnsiConsole.MarkupLine($"[yellow]skipped on the stick:[/] {Markup.Escape(skipped.Where)}: {Markup.Escape(skipped.Reason)}");

@@ -40,6 +40,9 @@ public sealed class PatchedBlockSource : IBlockSource
         }
     }
 
+    /// <summary>Bytes handed to the reader so far: the work it did, whatever the machine's speed.</summary>
+    public long BytesRead { get; private set; }
+
     public int Read(long offset, Span<byte> destination)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
@@ -50,6 +53,7 @@ public sealed class PatchedBlockSource : IBlockSource
         }
 
         var count = (int)Math.Min(destination.Length, end - offset);
+        BytesRead += count;
         var target = destination[..count];
         if (offset < _image.Length)
         {

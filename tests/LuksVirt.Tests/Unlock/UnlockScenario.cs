@@ -42,6 +42,14 @@ public sealed class UnlockScenario : IDisposable
         return key;
     }
 
+    /// <summary>A key with the given bytes (a passphrase a person types).</summary>
+    public TestKey NewKeyFrom(string holder, ReadOnlySpan<byte> bytes)
+    {
+        var key = new TestKey(holder, SecretBuffer.CopyOf(bytes));
+        _keys.Add(key);
+        return key;
+    }
+
     /// <summary>Drops a key file into the key directory, as an administrator or a stick would.</summary>
     public void Present(TestKey key, string fileName)
     {

@@ -84,11 +84,9 @@ internal static class SssDecrypt
                 }
             }
 
-            await stopOthers.CancelAsync().ConfigureAwait(false);
-            foreach (var (task, index) in pending)
+            foreach (var index in pending.Values)
             {
                 nestedReports[index].Add(new TangPinReport($"{path}.sss.jwe[{index}]", PinOf(shares[index]), ServerOf(shares[index]), TangPinOutcome.NotAwaited));
-                _ = DisposeWhenDoneAsync(task);
             }
 
             var all = nestedReports.SelectMany(r => r).ToList();
@@ -102,6 +100,14 @@ internal static class SssDecrypt
         }
         finally
         {
+            // Whatever is still running (enough shares are in, or the caller gave up) is
+            // cancelled and left to finish on its own; a key it may still produce is zeroed.
+            await stopOthers.CancelAsync().ConfigureAwait(false);
+            foreach (var task in pending.Keys)
+            {
+                _ = DisposeWhenDoneAsync(task);
+            }
+
             foreach (var point in points)
             {
                 point?.Dispose();

@@ -179,28 +179,7 @@ internal static class SssDecrypt
             throw new ClevisJweException($"the shares do not combine: {e.Message}", e);
         }
 
-        if (jwe.Ciphertext.Length > SecretBuffer.MaxKeyLength)
-        {
-            throw new ClevisJweException($"the JWE holds {jwe.Ciphertext.Length} bytes, more than the largest key ({SecretBuffer.MaxKeyLength} bytes)");
-        }
-
-        var plaintext = SecretBuffer.Allocate(jwe.Ciphertext.Length);
-        try
-        {
-            using var aes = new AesGcm(contentKey.Span, ClevisJwe.TagBytes);
-            aes.Decrypt(jwe.Iv, jwe.Ciphertext, jwe.Tag, plaintext.WritableSpan, jwe.AdditionalData);
-            return plaintext;
-        }
-        catch (CryptographicException e)
-        {
-            plaintext.Dispose();
-            throw new ClevisJweException("the key combined from the shares does not open the JWE: the JWE or a share was altered", e);
-        }
-        catch
-        {
-            plaintext.Dispose();
-            throw;
-        }
+        return jwe.Open(contentKey.Span, "the key combined from the shares does not open the JWE: the JWE or a share was altered");
     }
 
     /// <summary>A cancelled recovery may still finish with a key: it is zeroed, and its failure

@@ -75,22 +75,13 @@ public sealed class LuksMetaTests(TwoTangServers servers) : IClassFixture<TwoTan
     {
         using var directory = new TempDirectory("luksmeta");
         var (image, _) = TestImages.Format(directory, LuksVersion.Luks1, FirstKey);
-        using var client = new TangClient();
-        var url = TangServerUrl.Parse(A.Url);
-        var advertisement = await client.FetchAdvertisementAsync(url, A.SigningKeyThumbprint, CancellationToken.None);
-        using var passphrase = SecretBuffer.GeneratePrintableKey();
-
-        int slot;
-        using (var device = CryptDevice.Load(image))
-        {
-            device.SetPbkdf(PbkdfSettings.MinimalPbkdf2);
-            slot = device.AddKey(FirstKey, passphrase.Span);
-        }
+        var (slot, passphrase, jwe) = await AddTangBoundPassphraseAsync(image, A);
+        using var passphraseScope = passphrase;
 
         using (var file = File.OpenHandle(image, FileMode.Open, FileAccess.ReadWrite))
         {
             Assert.Equal(LuksMetaRoom.RoomNotInitialized, LuksMeta.DescribeRoom(file));
-            ClevisLuks1Binding.Write(file, slot, ClevisTangEncrypt.Encrypt(passphrase, url, advertisement));
+            ClevisLuks1Binding.Write(file, slot, jwe);
             Assert.Equal(LuksMetaRoom.Initialized, LuksMeta.DescribeRoom(file));
         }
 
@@ -109,22 +100,14 @@ public sealed class LuksMetaTests(TwoTangServers servers) : IClassFixture<TwoTan
         using var directory = new TempDirectory("luksmeta");
         var (image, _) = TestImages.Format(directory, LuksVersion.Luks1, FirstKey);
         ClevisLuksBind(image, "tang", Tang(A));
-        using var client = new TangClient();
-        var url = TangServerUrl.Parse(B.Url);
-        var advertisement = await client.FetchAdvertisementAsync(url, B.SigningKeyThumbprint, CancellationToken.None);
-        using var passphrase = SecretBuffer.GeneratePrintableKey();
-        int ours;
-        using (var device = CryptDevice.Load(image))
-        {
-            device.SetPbkdf(PbkdfSettings.MinimalPbkdf2);
-            ours = device.AddKey(FirstKey, passphrase.Span);
-        }
+        var (ours, passphrase, jwe) = await AddTangBoundPassphraseAsync(image, B);
+        using var passphraseScope = passphrase;
 
         int clevisSlot;
         using (var file = File.OpenHandle(image, FileMode.Open, FileAccess.ReadWrite))
         {
             clevisSlot = Assert.Single(ClevisLuks1Binding.ReadAll(file)).KeySlot;
-            ClevisLuks1Binding.Write(file, ours, ClevisTangEncrypt.Encrypt(passphrase, url, advertisement));
+            ClevisLuks1Binding.Write(file, ours, jwe);
             Assert.Equal(2, ClevisLuks1Binding.ReadAll(file).Count);
         }
 
@@ -164,6 +147,19 @@ public sealed class LuksMetaTests(TwoTangServers servers) : IClassFixture<TwoTan
     public void Crc32c_is_Castagnolis_as_luksmeta_computes_it()
     {
         Assert.Equal(0xE3069283u, LuksMeta.Crc32C("123456789"u8));
+    }
+
+    /// <summary>A new random passphrase in a new key slot, and its tang JWE for <paramref name="server"/>.</summary>
+    private static async Task<(int Slot, SecretBuffer Passphrase, ClevisJwe Jwe)> AddTangBoundPassphraseAsync(string image, TangServer server)
+    {
+        using var client = new TangClient();
+        var url = TangServerUrl.Parse(server.Url);
+        var advertisement = await client.FetchAdvertisementAsync(url, server.SigningKeyThumbprint, CancellationToken.None);
+        var passphrase = SecretBuffer.GeneratePrintableKey();
+        using var device = CryptDevice.Load(image);
+        device.SetPbkdf(PbkdfSettings.MinimalPbkdf2);
+        var slot = device.AddKey(FirstKey, passphrase.Span);
+        return (slot, passphrase, ClevisTangEncrypt.Encrypt(passphrase, url, advertisement));
     }
 
     private static LuksMetaRoom RoomOf(string image)

@@ -14,7 +14,7 @@ namespace LuksVirt.Core.Tang;
 /// each encrypted by that pin (tang, or sss nested) into a compact JWE in <c>clevis.sss.jwe</c>.
 /// The configuration is clevis's: <c>{"t":2,"pins":{"tang":[{"url":..,"thp":..},..],"sss":{..}}}</c>,
 /// a pin's value an object or an array of objects. A tang child must name a trusted signing key
-/// (<c>thp</c>) or carry the advertisement (<c>adv</c>, the JWS as an object): nobody is asked here.
+/// (<c>thp</c>) or carry the advertisement (<c>adv</c>: the JWS, or a file holding it): nobody is asked here.
 /// The coefficients and the shares live only in SecretBuffers and are zeroed.
 /// </summary>
 internal static class SssEncrypt
@@ -122,9 +122,16 @@ internal static class SssEncrypt
         }
 
         var server = TangServerUrl.Parse(url.GetString());
-        if (configuration.TryGetProperty("adv", out var adv) && adv.ValueKind == JsonValueKind.Object)
+        if (configuration.TryGetProperty("adv", out var adv))
         {
-            return (server, TangAdvertisement.Parse(Encoding.UTF8.GetBytes(adv.GetRawText()), $"the adv given for {server}"));
+            // As clevis-encrypt-tang: the advertisement itself, or the name of a file holding it.
+            var advertisement = adv.ValueKind switch
+            {
+                JsonValueKind.Object => Encoding.UTF8.GetBytes(adv.GetRawText()),
+                JsonValueKind.String => await File.ReadAllBytesAsync(adv.GetString()!, cancellationToken).ConfigureAwait(false),
+                _ => throw new ArgumentException($"the tang pin for {server} has an 'adv' that is neither the advertisement nor a file name", nameof(configuration)),
+            };
+            return (server, TangAdvertisement.Parse(advertisement, $"the adv given for {server}"));
         }
 
         if (!configuration.TryGetProperty("thp", out var thp) || thp.ValueKind != JsonValueKind.String)

@@ -46,7 +46,10 @@ public sealed class SssTests(TwoTangServers servers) : IClassFixture<TwoTangServ
     public async Task Our_sss_jwe_with_a_silent_third_server_opens_from_the_two_live_ones_without_awaiting_it()
     {
         using var silent = CannedHttpServer.NeverAnswering();
-        var configuration = $$$"""{"t":2,"pins":{"tang":[{"url":"{{{A.Url}}}","thp":"{{{A.SigningKeyThumbprint}}}"},{"url":"{{{silent.Url}}}","adv":{{{A.FetchAdvertisementWithCurl()}}}},{"url":"{{{B.Url}}}","thp":"{{{B.SigningKeyThumbprint}}}"}]}}""";
+        using var directory = new TempDirectory("sss");
+        var advertisementFile = directory.PathOf("adv.jws");
+        await File.WriteAllTextAsync(advertisementFile, A.FetchAdvertisementWithCurl());
+        var configuration = $$$"""{"t":2,"pins":{"tang":[{{{Tang(A)}}},{"url":"{{{silent.Url}}}","adv":"{{{advertisementFile}}}"},{{{Tang(B)}}}]}}""";
         using var client = new TangClient();
         using var key = SecretBuffer.CopyOf(TestKey);
         using var document = JsonDocument.Parse(configuration);
@@ -131,6 +134,27 @@ public sealed class SssTests(TwoTangServers servers) : IClassFixture<TwoTangServ
     }
 
     [Fact]
+    public async Task The_header_LuksVirt_writes_has_the_members_clevis_writes()
+    {
+        var configuration = $$$"""{"t":2,"pins":{"tang":[{{{Tang(A)}}},{{{Tang(B)}}}]}}""";
+        using var client = new TangClient();
+        using var key = SecretBuffer.CopyOf(TestKey);
+        using var document = JsonDocument.Parse(configuration);
+
+        var ours = await SssEncrypt.EncryptAsync(key, document.RootElement, client, CancellationToken.None);
+        var clevis = ClevisJwe.ParseCompact(ClevisEncryptSss(configuration));
+
+        Assert.Equal(Members(clevis), Members(ours));
+        Assert.Equal(clevis.Header.Alg, ours.Header.Alg);
+        Assert.Equal(clevis.Header.Enc, ours.Header.Enc);
+        Assert.Equal(clevis.Header.Clevis?.Sss?.T, ours.Header.Clevis?.Sss?.T);
+        Assert.Equal(clevis.Header.Clevis?.Sss?.P?.Length, ours.Header.Clevis?.Sss?.P?.Length);
+        Assert.Equal(
+            clevis.Header.Clevis?.Sss?.Jwe?.Select(s => ClevisTangBinding.Read(ClevisJwe.ParseCompact(s)).Server.Text),
+            ours.Header.Clevis?.Sss?.Jwe?.Select(s => ClevisTangBinding.Read(ClevisJwe.ParseCompact(s)).Server.Text));
+    }
+
+    [Fact]
     public async Task An_sss_jwe_whose_ciphertext_was_altered_is_refused()
     {
         var jwe = ClevisJwe.ParseCompact(ClevisEncryptSss($$$"""{"t":1,"pins":{"tang":[{"url":"{{{A.Url}}}","thp":"{{{A.SigningKeyThumbprint}}}"}]}}"""));
@@ -138,6 +162,18 @@ public sealed class SssTests(TwoTangServers servers) : IClassFixture<TwoTangServ
 
         using var coordinator = new TangRecoveryCoordinator();
         await Assert.ThrowsAsync<ClevisJweException>(() => coordinator.RecoverAsync(jwe, CancellationToken.None));
+    }
+
+    /// <summary>The protected header's member names, nested ones as paths, in their written order.</summary>
+    private static string[] Members(ClevisJwe jwe)
+    {
+        using var header = JsonDocument.Parse(System.Buffers.Text.Base64Url.DecodeFromChars(jwe.ProtectedSegment));
+        return [.. Walk(header.RootElement, string.Empty)];
+
+        static IEnumerable<string> Walk(JsonElement element, string prefix) =>
+            element.ValueKind != JsonValueKind.Object
+                ? []
+                : element.EnumerateObject().SelectMany(p => Walk(p.Value, $"{prefix}{p.Name}.").Prepend(prefix + p.Name));
     }
 
     private static string Tang(TangServer server) => $$"""{"url":"{{server.Url}}","thp":"{{server.SigningKeyThumbprint}}"}""";

@@ -1,6 +1,8 @@
 using System.Buffers.Text;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using LuksVirt.Secrets;
 
 namespace LuksVirt.Core.Tang;
 
@@ -90,6 +92,35 @@ internal sealed class ClevisJwe
         }
 
         return FromParts(document.Protected, document.EncryptedKey ?? string.Empty, document.Iv, document.Ciphertext, document.Tag);
+    }
+
+    /// <summary>The plaintext, opened with the A256GCM <paramref name="contentKey"/>, in a
+    /// SecretBuffer the caller owns. <see cref="ClevisJweException"/> saying
+    /// <paramref name="whenAltered"/> when the tag does not verify.</summary>
+    public SecretBuffer Open(ReadOnlySpan<byte> contentKey, string whenAltered)
+    {
+        if (Ciphertext.Length > SecretBuffer.MaxKeyLength)
+        {
+            throw new ClevisJweException($"the JWE holds {Ciphertext.Length} bytes, more than the largest key ({SecretBuffer.MaxKeyLength} bytes)");
+        }
+
+        var plaintext = SecretBuffer.Allocate(Ciphertext.Length);
+        try
+        {
+            using var aes = new AesGcm(contentKey, TagBytes);
+            aes.Decrypt(Iv, Ciphertext, Tag, plaintext.WritableSpan, AdditionalData);
+            return plaintext;
+        }
+        catch (CryptographicException e)
+        {
+            plaintext.Dispose();
+            throw new ClevisJweException(whenAltered, e);
+        }
+        catch
+        {
+            plaintext.Dispose();
+            throw;
+        }
     }
 
     public string ToCompact() => string.Join('.', ProtectedSegment, string.Empty, Base64Url.EncodeToString(Iv), Base64Url.EncodeToString(Ciphertext), Base64Url.EncodeToString(Tag));

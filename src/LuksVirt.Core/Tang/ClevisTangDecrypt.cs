@@ -18,6 +18,7 @@ internal static class ClevisTangDecrypt
         var binding = ClevisTangBinding.Read(jwe);
         if (jwe.Ciphertext.Length > SecretBuffer.MaxKeyLength)
         {
+            // Refused before any request: no server is asked for a JWE that cannot hold a key.
             throw new ClevisJweException($"the JWE holds {jwe.Ciphertext.Length} bytes, more than the largest key ({SecretBuffer.MaxKeyLength} bytes)");
         }
 
@@ -54,23 +55,7 @@ internal static class ClevisTangDecrypt
         using (sharedX)
         using (var contentKey = ConcatKdf.DeriveA256GcmKey(sharedX.Span))
         {
-            var plaintext = SecretBuffer.Allocate(jwe.Ciphertext.Length);
-            try
-            {
-                using var aes = new AesGcm(contentKey.Span, ClevisJwe.TagBytes);
-                aes.Decrypt(jwe.Iv, jwe.Ciphertext, jwe.Tag, plaintext.WritableSpan, jwe.AdditionalData);
-                return plaintext;
-            }
-            catch (CryptographicException e)
-            {
-                plaintext.Dispose();
-                throw new ClevisJweException($"the key recovered with the Tang server {binding.Server} does not open the JWE: the JWE was altered, or the server is not the one it was made for", e);
-            }
-            catch
-            {
-                plaintext.Dispose();
-                throw;
-            }
+            return jwe.Open(contentKey.Span, $"the key recovered with the Tang server {binding.Server} does not open the JWE: the JWE was altered, or the server is not the one it was made for");
         }
     }
 }

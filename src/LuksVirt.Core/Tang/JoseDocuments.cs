@@ -102,6 +102,9 @@ internal sealed class ClevisPinDocument
     [JsonPropertyName("pin")]
     public string? Pin { get; set; }
 
+    [JsonPropertyName("sss")]
+    public ClevisSssDocument? Sss { get; set; }
+
     [JsonPropertyName("tang")]
     public ClevisTangDocument? Tang { get; set; }
 }
@@ -114,6 +117,20 @@ internal sealed class ClevisTangDocument
 
     [JsonPropertyName("url")]
     public string? Url { get; set; }
+}
+
+/// <summary>The sss pin's member of the header, as clevis-encrypt-sss writes it (members in
+/// jose's sorted order): one compact JWE per share, the prime as base64url, the threshold.</summary>
+internal sealed class ClevisSssDocument
+{
+    [JsonPropertyName("jwe")]
+    public List<string>? Jwe { get; set; }
+
+    [JsonPropertyName("p")]
+    public string? P { get; set; }
+
+    [JsonPropertyName("t")]
+    public int? T { get; set; }
 }
 
 /// <summary>A JWE in flattened JSON serialization (RFC 7516 section 7.2.2): how clevis stores one

@@ -28,7 +28,6 @@ internal static class SssDecrypt
         ArgumentNullException.ThrowIfNull(jwe);
         ArgumentNullException.ThrowIfNull(coordinator);
         var (threshold, prime, shares) = ReadHeader(jwe);
-        var reports = new TangPinReport?[shares.Count];
         var points = new SecretBuffer?[shares.Count];
         using var stopOthers = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var pending = new Dictionary<Task<TangRecoveryResult>, int>();

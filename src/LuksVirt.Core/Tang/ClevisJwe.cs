@@ -2,7 +2,7 @@ using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Core.Tang;
 

@@ -1,7 +1,7 @@
 using System.Buffers.Text;
 using System.Security.Cryptography;
-using LuksVirt.OpenSsl;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.OpenSsl;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Core.Tang;
 

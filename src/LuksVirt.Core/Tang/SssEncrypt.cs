@@ -2,8 +2,8 @@ using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using LuksVirt.OpenSsl;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.OpenSsl;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Core.Tang;
 

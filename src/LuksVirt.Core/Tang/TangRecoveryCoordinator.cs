@@ -50,7 +50,7 @@ internal sealed class TangRecoveryCoordinator : IDisposable
         }
     }
 
-    private async Task<Secrets.SecretBuffer> DecryptTangAsync(ClevisJwe jwe, TangServerUrl server, CancellationToken cancellationToken)
+    private async Task<LuksVirt.Interop.Secrets.SecretBuffer> DecryptTangAsync(ClevisJwe jwe, TangServerUrl server, CancellationToken cancellationToken)
     {
         if (_failedServers.TryGetValue(server.Text, out var earlier))
         {

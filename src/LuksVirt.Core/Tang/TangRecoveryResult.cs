@@ -1,4 +1,4 @@
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Secrets;
 
 namespace LuksVirt.Core.Tang;
 

@@ -94,15 +94,6 @@ public sealed partial class CryptDevice
     /// <summary>crypt_keyslot_status; <see cref="KeySlotState.Invalid"/> for a slot number out of range.</summary>
     public KeySlotState GetSlotState(int slot) => (KeySlotState)Interop.Cryptsetup.KeyslotStatus(Handle, slot);
 
-    /// <summary>Where <paramref name="slot"/>'s key material lies in the header (crypt_keyslot_area),
-    /// in bytes from the start of the container, active or not.</summary>
-    public (ulong Offset, ulong Length) GetSlotArea(int slot)
-    {
-        CryptsetupLog.BeginCall();
-        var result = Interop.Cryptsetup.KeyslotArea(Handle, slot, out var offset, out var length);
-        return result >= 0 ? (offset, length) : throw CryptsetupErrors.Create("crypt_keyslot_area", result, SlotSubject(slot));
-    }
-
     /// <summary>The key-derivation cost of an active slot (crypt_keyslot_get_pbkdf): what one
     /// trial on it costs in time, threads and memory.</summary>
     public unsafe PbkdfSettings GetSlotPbkdf(int slot)

@@ -33,10 +33,6 @@ internal static partial class Interop
         [LibraryImport(Libraries.Cryptsetup, EntryPoint = "crypt_keyslot_destroy")]
         internal static partial int KeyslotDestroy(SafeCryptDeviceHandle cd, int keyslot);
 
-        /// <summary>Where a key slot's key material lies in the header, in bytes from its start.</summary>
-        [LibraryImport(Libraries.Cryptsetup, EntryPoint = "crypt_keyslot_area")]
-        internal static partial int KeyslotArea(SafeCryptDeviceHandle cd, int keyslot, out ulong offset, out ulong length);
-
         /// <summary>Returns crypt_keyslot_info, numbered as <see cref="KeySlotState"/>.</summary>
         [LibraryImport(Libraries.Cryptsetup, EntryPoint = "crypt_keyslot_status")]
         internal static partial int KeyslotStatus(SafeCryptDeviceHandle cd, int keyslot);

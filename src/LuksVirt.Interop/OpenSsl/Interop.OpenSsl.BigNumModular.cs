@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
-using LuksVirt.OpenSsl;
+using LuksVirt.Interop.OpenSsl;
 
-namespace LuksVirt;
+namespace LuksVirt.Interop;
 
 internal static partial class Interop
 {

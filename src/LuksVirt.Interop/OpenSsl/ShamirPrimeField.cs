@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 
-namespace LuksVirt.OpenSsl;
+namespace LuksVirt.Interop.OpenSsl;
 
 /// <summary>
 /// Shamir's secret sharing over a prime field, as clevis's sss pin does it (src/pins/sss/sss.c):

@@ -2,8 +2,8 @@ using System.Globalization;
 using System.Text;
 using LuksVirt.Core.Tang;
 using LuksVirt.Core.Tang.Luks1;
-using LuksVirt.Cryptsetup;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Cryptsetup;
+using LuksVirt.Interop.Secrets;
 using LuksVirt.Tests.Cryptsetup;
 using LuksVirt.Tests.Infrastructure;
 

@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using LuksVirt.OpenSsl;
+using LuksVirt.Interop.OpenSsl;
 
 namespace LuksVirt.Tests.Tang;
 

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using LuksVirt.Core.Tang;
-using LuksVirt.Secrets;
+using LuksVirt.Interop.Secrets;
 using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Tang;

@@ -76,6 +76,35 @@ public sealed class TangUnlockTests(LibvirtdFixture libvirtd, TangServer server)
     }
 
     [Fact]
+    public void An_sss_binding_over_three_servers_opens_with_one_of_them_gone()
+    {
+        var s = _scenario;
+        var enrolment = s.NewKey("enrolment");
+        var disk = s.Guests.CreateDisk("sss-d0", "vda", new Dictionary<int, TestKey> { [0] = enrolment });
+        string gone;
+        using var second = new TangServer();
+        using (var third = new TangServer())
+        {
+            var configuration = $$$"""{"t":2,"pins":{"tang":[{{{Pin(server)}}},{{{Pin(second)}}},{{{Pin(third)}}}]}}""";
+            ToolRunner.Run("clevis", ["luks", "bind", "-y", "-d", disk.Path, "-k", "-", "sss", configuration], enrolment.Secret.Span.ToArray())
+                .EnsureSuccess("clevis luks bind sss");
+            gone = third.Url;
+        }
+
+        var guest = s.Guests.Define(EncryptedGuests.UniqueName("sss"), disk);
+
+        var result = s.Unlock();
+
+        Assert.True(result.ExitCode == 0, result.StandardError + result.StandardOutput);
+        Assert.Equal(DomainState.Running, s.Guests.StateOf(guest));
+        var opened = Assert.Single(UnlockScenario.GuestIn(UnlockScenario.Json(result), guest).GetProperty("disks").EnumerateArray());
+        Assert.Equal(("Opened", "tang"), (opened.GetProperty("outcome").GetString(), opened.GetProperty("holder").GetString()));
+        Assert.DoesNotContain(gone, result.StandardOutput, StringComparison.Ordinal);
+    }
+
+    private static string Pin(TangServer tang) => $$"""{"url":"{{tang.Url}}","thp":"{{tang.SigningKeyThumbprint}}"}""";
+
+    [Fact]
     public void No_tang_leaves_a_bound_guest_off_and_reports_no_binding()
     {
         var bound = TangBoundGuest("notang");

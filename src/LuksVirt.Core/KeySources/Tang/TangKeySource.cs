@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using LuksVirt.Core.Keys;
 using LuksVirt.Core.Tang;
+using LuksVirt.Core.Tang.Luks1;
 using LuksVirt.Interop.Cryptsetup;
 using LuksVirt.Interop.Secrets;
 
@@ -8,15 +9,19 @@ namespace LuksVirt.Core.KeySources.Tang;
 
 /// <summary>
 /// Keys recovered from Tang servers for the clevis bindings in the headers of the containers in
-/// scope (LUKS2 tokens of type <c>clevis</c>, as <c>clevis luks bind</c> writes them). Nobody has
-/// to be present: a recovered key is the binding's passphrase, presented for its container and
-/// slot only (<see cref="PresentedKey.ForContainer"/>), so it costs exactly one key derivation.
+/// scope: LUKS2 tokens of type <c>clevis</c> and, on LUKS1, LUKSMeta slots under clevis's UUID,
+/// as <c>clevis luks bind</c> writes them; pins <c>tang</c> and <c>sss</c> (nested as clevis
+/// allows). Nobody has to be present: a recovered key is the binding's passphrase, presented for
+/// its container and slot only (<see cref="PresentedKey.ForContainer"/>), so it costs exactly one
+/// key derivation.
 /// </summary>
 /// <remarks>
-/// Every binding's exchange goes out at once: a dead or slow server costs one timeout for the
-/// run, not one per disk. A binding that cannot be recovered (server down, untrusted or garbled
-/// answer, a pin this host cannot evaluate) is reported by container and server, and the other
-/// disks go on. Nothing of a key is ever written on the host, so there is nothing to wipe.
+/// Every binding's recovery goes out at once through one <see cref="TangRecoveryCoordinator"/>:
+/// a dead or slow server costs one timeout for the run, is remembered so that no other disk waits
+/// for it again, and an <c>sss</c> binding completes as soon as its threshold of shares is in. A
+/// binding that cannot be recovered (servers down, untrusted or garbled answers, a pin this host
+/// cannot evaluate) is reported by container, where it sits and why; the other disks go on.
+/// Nothing of a key is ever written on the host, so there is nothing to wipe.
 /// </remarks>
 public sealed class TangKeySource(TimeSpan timeout) : IKeySource
 {
@@ -36,15 +41,14 @@ public sealed class TangKeySource(TimeSpan timeout) : IKeySource
             yield break;
         }
 
-        using var client = new TangClient(timeout);
-        var recoveries = bindings.Select(b => RecoverAsync(b, client, cancellationToken)).ToList();
-        var results = await Task.WhenAll(recoveries).ConfigureAwait(false);
+        using var coordinator = new TangRecoveryCoordinator(timeout);
+        var results = await Task.WhenAll(bindings.Select(b => RecoverAsync(b, coordinator, cancellationToken))).ConfigureAwait(false);
         yield return TangPresentation.From(results);
     }
 
-    /// <summary>The clevis bindings of one container (LUKS2 tokens, or LUKSMeta slots on LUKS1);
-    /// none for a container whose header cannot be read here (the run reports that container
-    /// itself) or that has no binding; a damaged binding is one that reports its problem.</summary>
+    /// <summary>The clevis bindings of one container; none for a container whose header cannot be
+    /// read here (the run reports that container itself) or that has no binding; a damaged
+    /// binding is one that reports its problem.</summary>
     private static IEnumerable<TangBinding> ReadBindings(ContainerInScope container)
     {
         if (!File.Exists(container.Path))
@@ -60,11 +64,15 @@ public sealed class TangKeySource(TimeSpan timeout) : IKeySource
                 return [];
             }
 
-            var tokens = ClevisLuks2Token.ReadAll(device)
-                .Select(token => new TangBinding(container.Path, uuid, token.KeySlot, $"clevis token {token.TokenId}", token.Jwe, null));
-            var luksMeta = LuksMetaSlots.ReadClevis(device, container.Path)
-                .Select(slot => FromLuksMeta(container.Path, uuid, slot.Slot, slot.CompactJwe));
-            return [.. tokens, .. luksMeta];
+            if (device.Version == LuksVersion.Luks2)
+            {
+                return [.. ClevisLuks2Token.ReadAll(device)
+                    .Select(token => new TangBinding(container.Path, uuid, token.KeySlot, $"clevis token {token.TokenId}", token.Jwe, null))];
+            }
+
+            using var file = File.OpenHandle(container.Path, FileMode.Open, FileAccess.Read);
+            return [.. ClevisLuks1Binding.ReadAll(file)
+                .Select(binding => new TangBinding(container.Path, uuid, binding.KeySlot, $"LUKSMeta slot {binding.KeySlot}", binding.Jwe, null))];
         }
         catch (Exception e) when (e is ClevisJweException or InvalidDataException)
         {
@@ -76,45 +84,23 @@ public sealed class TangKeySource(TimeSpan timeout) : IKeySource
         }
     }
 
-    private static TangBinding FromLuksMeta(string path, Guid uuid, int slot, string compactJwe)
-    {
-        var where = $"LUKSMeta slot {slot}";
-        try
-        {
-            return new TangBinding(path, uuid, slot, where, ClevisJwe.ParseCompact(compactJwe), null);
-        }
-        catch (ClevisJweException e)
-        {
-            return new TangBinding(path, uuid, slot, where, null, e.Message);
-        }
-    }
-
-    private static async Task<TangRecovery> RecoverAsync(TangBinding binding, TangClient client, CancellationToken cancellationToken)
+    private static async Task<TangRecovery> RecoverAsync(TangBinding binding, TangRecoveryCoordinator coordinator, CancellationToken cancellationToken)
     {
         if (binding.Jwe is not { } jwe)
         {
             return new TangRecovery(binding, null, null, binding.Problem);
         }
 
-        string server;
         try
         {
-            server = ClevisTangBinding.Read(jwe).Server.ToString();
+            var result = await coordinator.RecoverAsync(jwe, binding.Where, cancellationToken).ConfigureAwait(false);
+            return new TangRecovery(binding, string.Join(',', result.AnsweringServers), result.Key, null);
         }
         catch (TangException e)
         {
-            // Another pin (sss, tpm2): named, and the other disks go on.
+            // Servers down, answers refused, a pin this host cannot evaluate: named, and the
+            // other disks go on.
             return new TangRecovery(binding, null, null, e.Message);
-        }
-
-        try
-        {
-            var key = await ClevisTangDecrypt.DecryptAsync(jwe, client, cancellationToken).ConfigureAwait(false);
-            return new TangRecovery(binding, server, key, null);
-        }
-        catch (TangException e)
-        {
-            return new TangRecovery(binding, server, null, e.Message);
         }
     }
 }
@@ -123,5 +109,6 @@ public sealed class TangKeySource(TimeSpan timeout) : IKeySource
 /// "LUKSMeta slot 1") and its JWE, or the reason it could not be read.</summary>
 internal sealed record TangBinding(string ContainerPath, Guid ContainerUuid, int? KeySlot, string Where, ClevisJwe? Jwe, string? Problem);
 
-/// <summary>What became of one binding: the recovered key (owned by whoever takes it) or why not.</summary>
+/// <summary>What became of one binding: the recovered key (owned by whoever takes it) and the
+/// servers that answered, or why not.</summary>
 internal sealed record TangRecovery(TangBinding Binding, string? Server, SecretBuffer? Key, string? Problem);

@@ -66,6 +66,25 @@ public sealed class UeventSocketTests : IDisposable
     }
 
     [Fact]
+    public async Task A_pending_receive_completes_with_the_uevent_sent_after_it_began()
+    {
+        using var socket = UeventSocket.Open();
+        using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        // A synthetic uevent (written to a device's uevent file) carries a UUID of our choosing:
+        // no other event, of this machine or of parallel tests, can answer this receive.
+        var uuid = Guid.NewGuid().ToString();
+
+        var receiving = ReceiveSynthetic(socket, uuid, guard.Token);
+        Assert.False(receiving.IsCompleted, "the receive ended before its uevent was sent");
+        await File.WriteAllTextAsync(SyntheticSource, $"change {uuid} LUKSVIRTTEST=pending");
+        var received = await receiving;
+
+        Assert.Equal("change", received.Action);
+        Assert.Equal("/devices/virtual/mem/null", received.DevPath);
+        Assert.Equal("pending", received.Properties["SYNTH_ARG_LUKSVIRTTEST"]);
+    }
+
+    [Fact]
     public async Task ReceiveAsync_that_would_wait_forever_ends_with_its_cancellation()
     {
         using var socket = UeventSocket.Open();
@@ -122,6 +141,20 @@ public sealed class UeventSocketTests : IDisposable
         {
             var received = await socket.ReceiveAsync(cancellationToken);
             if (received.Properties.TryGetValue("DEVNAME", out var name) && name == deviceName)
+            {
+                return received;
+            }
+        }
+    }
+
+    private const string SyntheticSource = "/sys/devices/virtual/mem/null/uevent";
+
+    private static async Task<Uevent> ReceiveSynthetic(UeventSocket socket, string uuid, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var received = await socket.ReceiveAsync(cancellationToken);
+            if (received.Properties.TryGetValue("SYNTH_UUID", out var sent) && sent == uuid)
             {
                 return received;
             }

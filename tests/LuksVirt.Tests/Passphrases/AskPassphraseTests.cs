@@ -44,6 +44,7 @@ public sealed class AskPassphraseTests(LibvirtdFixture libvirtd) : IDisposable
         Assert.DoesNotContain(Right, result.StandardOutput, StringComparison.Ordinal);
         Assert.DoesNotContain(Wrong, result.StandardOutput, StringComparison.Ordinal);
         Assert.DoesNotContain(Right, File.ReadAllText(s.LogPath), StringComparison.Ordinal);
+        Assert.Empty(new KeyLeakScanner([typed]).ScanFiles(KeyLeakScanner.HostRoots, new HashSet<string>()));
     }
 
     [Fact]

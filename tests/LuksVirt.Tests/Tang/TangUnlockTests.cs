@@ -53,6 +53,25 @@ public sealed class TangUnlockTests(LibvirtdFixture libvirtd, TangServer server)
     }
 
     [Fact]
+    public void The_recovered_key_is_in_no_file_and_no_log_after_the_run()
+    {
+        var bound = TangBoundGuest("tangleak");
+
+        var result = _scenario.Unlock();
+
+        Assert.True(result.ExitCode == 0, result.StandardError + result.StandardOutput);
+        var slot = Assert.Single(UnlockScenario.GuestIn(UnlockScenario.Json(result), bound).GetProperty("disks").EnumerateArray()).GetProperty("slot").GetInt32();
+        // The witness: clevis itself recovers the same passphrase, after the run.
+        var recovered = ToolRunner.Run("clevis", "luks", "pass", "-d", bound.Disks[0].Path, "-s", slot.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .EnsureSuccess("clevis luks pass").StandardOutput;
+        var key = _scenario.NewKeyFrom("tang", System.Text.Encoding.ASCII.GetBytes(recovered));
+        var scanner = new KeyLeakScanner([key]);
+
+        Assert.Empty(scanner.ScanFiles(KeyLeakScanner.HostRoots, new HashSet<string>()));
+        Assert.DoesNotContain(recovered, result.StandardOutput + result.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void With_the_server_down_the_bound_guest_stays_off_and_the_report_names_the_server()
     {
         TestGuest bound;

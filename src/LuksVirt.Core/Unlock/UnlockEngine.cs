@@ -79,19 +79,31 @@ public sealed class UnlockEngine(UnlockOptions options, ActivityLog log)
     }
 
     /// <summary>
-    /// The run for a caller that already holds the run lock and owns the keys and the
-    /// cancellation (the watch service). The inputs are checked first (refused: the keys unused);
-    /// then the key source is wiped (unless a dry run); the caller disposes <paramref name="keys"/>.
+    /// The run for a long-running caller that already holds the run lock and owns the
+    /// cancellation (the watch service): the inputs are checked, then <paramref name="sources"/>
+    /// are read in order as in <see cref="RunAsync"/>, their quorum shares kept in
+    /// <paramref name="shareWindow"/> across runs (the caller calls its
+    /// <see cref="QuorumShareWindow.AfterRun"/>). Sources that present nothing (no Tang binding in
+    /// scope) end the run quietly, with no report.
     /// </summary>
-    public async Task<UnlockOutcome> RunPresentedAsync(IKeyPresentation keys, CancellationToken cancellationToken)
+    public async Task<UnlockOutcome> RunLockedAsync(IReadOnlyList<IKeySource> sources, QuorumShareWindow shareWindow, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(keys);
+        ArgumentNullException.ThrowIfNull(sources);
+        ArgumentNullException.ThrowIfNull(shareWindow);
         if (CheckInputs() is { } refused)
         {
             return refused;
         }
 
-        return await RunCheckedAsync([keys], cancellationToken).ConfigureAwait(false);
+        var presented = new List<IKeyPresentation>();
+        try
+        {
+            return await RunBatchesAsync([.. sources.Select(shareWindow.Shares.Over)], presented, cancellationToken, nothingPresentedIsAnError: false).ConfigureAwait(false);
+        }
+        finally
+        {
+            presented.ForEach(p => p.Dispose());
+        }
     }
 
     /// <summary>
@@ -99,7 +111,7 @@ public sealed class UnlockEngine(UnlockOptions options, ActivityLog log)
     /// for the caller to dispose) and runs on each batch. A source refused before any key was used
     /// refuses the run (nothing changed); a failure after a run ends with that run's report.
     /// </summary>
-    private async Task<UnlockOutcome> RunBatchesAsync(IReadOnlyList<IKeySource> sources, List<IKeyPresentation> presented, CancellationToken cancellationToken)
+    private async Task<UnlockOutcome> RunBatchesAsync(IReadOnlyList<IKeySource> sources, List<IKeyPresentation> presented, CancellationToken cancellationToken, bool nothingPresentedIsAnError = true)
     {
         UnlockOutcome? last = null;
         var context = new KeySourceContext(ContainersInScope);
@@ -135,7 +147,11 @@ public sealed class UnlockEngine(UnlockOptions options, ActivityLog log)
 
         if (last is null)
         {
-            log.Error("no key source presented any keys; nothing was changed");
+            if (nothingPresentedIsAnError)
+            {
+                log.Error("no key source presented any keys; nothing was changed");
+            }
+
             return new UnlockOutcome(UnlockEnding.SomeFailed);
         }
 

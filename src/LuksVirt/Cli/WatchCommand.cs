@@ -1,5 +1,6 @@
 using System.CommandLine;
 using LuksVirt.Core.Devices;
+using LuksVirt.Core.KeySources.Quorum;
 using LuksVirt.Core.Logging;
 using LuksVirt.Core.Runs;
 using LuksVirt.Core.Unlock;
@@ -36,7 +37,17 @@ internal static class WatchCommand
             Description = "with --metrics-file: seconds between rewrites besides the one after each run",
             DefaultValueFactory = _ => 60,
         };
-        var command = new Command("watch", "the service: unlock whenever a USB key stick is plugged in (kernel uevents, no udev needed)");
+        var quorumWindow = new Option<string>("--quorum-window")
+        {
+            Description = "how long a quorum share presented on a stick waits in locked memory for the other holders' shares: minutes, or with a unit (90s, 15m, 1h)",
+            DefaultValueFactory = _ => "15m",
+        };
+        var tangRetry = new Option<int>("--tang-retry")
+        {
+            Description = "minutes after start-up during which Tang bindings that give no key (network or server not up yet) are tried again, with growing pauses up to a minute; 0: try once",
+            DefaultValueFactory = _ => 15,
+        };
+        var command = new Command("watch", "the service: unlock whenever a USB key stick is plugged in (kernel uevents, no udev needed), and by the Tang bindings at start-up");
         command.Options.Add(filter);
         command.Options.Add(lockOnRemoval);
         command.Options.Add(lockTimeout);
@@ -44,6 +55,8 @@ internal static class WatchCommand
         command.Options.Add(vms);
         command.Options.Add(metricsFile);
         command.Options.Add(metricsInterval);
+        command.Options.Add(quorumWindow);
+        command.Options.Add(tangRetry);
         command.SetAction(async (parse, cancellationToken) =>
         {
             ProcessHardening.DisableDumping();
@@ -61,6 +74,8 @@ internal static class WatchCommand
                 .Append(parse.GetValue(lockTimeout) < 0 ? "--lock-timeout must be 0 or more seconds" : null)
                 .Append(parse.GetValue(metricsInterval) < 1 ? "--metrics-interval must be 1 or more seconds" : null)
                 .Append(MetricsFileProblem(parse.GetValue(metricsFile)))
+                .Append(Duration.TryParse(parse.GetValue(quorumWindow), out _) ? null : "--quorum-window must be a positive duration: minutes, or a number with s, m or h (90s, 15m, 1h)")
+                .Append(parse.GetValue(tangRetry) < 0 ? "--tang-retry must be 0 or more minutes" : null)
                 .OfType<string>().ToList();
             if (problems.Count > 0)
             {
@@ -83,10 +98,13 @@ internal static class WatchCommand
                 LockShutdownTimeout = TimeSpan.FromSeconds(parse.GetValue(lockTimeout)),
                 MetricsFile = parse.GetValue(metricsFile) is { } file ? Path.GetFullPath(file) : null,
                 MetricsInterval = TimeSpan.FromSeconds(parse.GetValue(metricsInterval)),
+                QuorumWindow = Duration.TryParse(parse.GetValue(quorumWindow), out var window) ? window : QuorumShareWindow.DefaultLength,
+                NetworkRetryFor = TimeSpan.FromMinutes(parse.GetValue(tangRetry)),
             };
 
             using var stopping = StopSignals.Listen(cancellationToken);
-            return await new WatchService(options, log).RunAsync(stopping.Token).ConfigureAwait(false);
+            using var service = new WatchService(options, log);
+            return await service.RunAsync(stopping.Token).ConfigureAwait(false);
         });
         return command;
     }

@@ -23,6 +23,21 @@ internal sealed record WatchOptions
     /// <summary>A file for node_exporter's textfile collector kept up to date; null: none.</summary>
     public string? MetricsFile { get; init; }
 
+    /// <summary>How long quorum shares presented so far wait for the rest of the quorum.</summary>
+    public TimeSpan QuorumWindow { get; init; } = LuksVirt.Core.KeySources.Quorum.QuorumShareWindow.DefaultLength;
+
+    /// <summary>How long after start-up Tang bindings that give no key are tried again.</summary>
+    public TimeSpan NetworkRetryFor { get; init; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>The first pause before Tang bindings are tried again; it doubles each time.</summary>
+    public TimeSpan NetworkRetryFirst { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The longest pause between two tries of the Tang bindings.</summary>
+    public TimeSpan NetworkRetryLongest { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long one request to one Tang server may take.</summary>
+    public TimeSpan TangTimeout { get; init; } = LuksVirt.Core.KeySources.Tang.TangKeySource.DefaultTimeout;
+
     /// <summary>How often the metrics file is rewritten besides after each run.</summary>
     public TimeSpan MetricsInterval { get; init; } = TimeSpan.FromSeconds(60);
 }

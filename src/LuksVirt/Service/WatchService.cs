@@ -5,6 +5,9 @@ using System.Threading.Channels;
 using LuksVirt.Core.Activation;
 using LuksVirt.Core.Devices;
 using LuksVirt.Core.Inventory;
+using LuksVirt.Core.KeySources;
+using LuksVirt.Core.KeySources.Quorum;
+using LuksVirt.Core.KeySources.Tang;
 using LuksVirt.Core.KeySources.UsbStick;
 using LuksVirt.Core.Lock;
 using LuksVirt.Core.Logging;
@@ -24,13 +27,40 @@ namespace LuksVirt.Service;
 /// same flock as every other run: a stick inserted during an unlock is handled right after it.
 /// When idle both wait on the kernel (epoll), using no CPU.
 /// </summary>
-internal sealed class WatchService(WatchOptions options, ActivityLog log)
+/// <remarks>
+/// Besides sticks, the same queue carries the service's own work: the Tang bindings are tried
+/// at start-up and again with backoff while some give no key (the network or a server not up
+/// yet), until <see cref="WatchOptions.NetworkRetryFor"/> has passed; every stick's run also asks
+/// them, so a guest with a Tang-bound disk and a stick-only disk starts when the stick comes.
+/// Quorum shares are kept across sticks for <see cref="WatchOptions.QuorumWindow"/> and wiped
+/// when it expires, on a lock and when the service stops.
+/// </remarks>
+internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDisposable
 {
     // Disks whose keys started guests, by kernel name: pulling exactly that medium locks the host
     // when LockOnRemoval is set. Touched by the worker only.
     private readonly Dictionary<string, BlockDisk> _unlockedBy = new(StringComparer.Ordinal);
 
+    private readonly TangKeySource _tang = new(options.TangTimeout);
+    private readonly QuorumShareWindow _shareWindow = new(options.QuorumWindow, TimeProvider.System);
+    private readonly DateTimeOffset _networkRetryUntil = TimeProvider.System.GetUtcNow() + options.NetworkRetryFor;
+    private TimeSpan _networkBackoff = options.NetworkRetryFirst;
+    private bool _networkRoundQueued;
+    private DateTimeOffset? _windowCheckQueuedFor;
+
+    private ChannelWriter<WatchWork>? _queue;
+    private CancellationToken _stopping;
     private MetricsFile? _metrics;
+
+    /// <summary>What the worker does next: a stick came or went, the Tang bindings are due, or
+    /// the quorum window may have expired.</summary>
+    private abstract record WatchWork;
+
+    private sealed record DeviceWork(BlockDiskChange Change) : WatchWork;
+
+    private sealed record NetworkRound : WatchWork;
+
+    private sealed record ShareWindowCheck : WatchWork;
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
@@ -58,7 +88,11 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log)
                 return ExitCodes.Failure;
             }
 
-            var queue = Channel.CreateUnbounded<BlockDiskChange>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+            // Several writers: the device task and the timers of retries and the quorum window.
+            var queue = Channel.CreateUnbounded<WatchWork>(new UnboundedChannelOptions { SingleReader = true });
+            _queue = queue.Writer;
+            _stopping = cancellationToken;
+            _networkRoundQueued = queue.Writer.TryWrite(new NetworkRound());
             Enqueue(queue.Writer, initial);
             log.Notice(string.Create(CultureInfo.InvariantCulture,
                 $"watching for key sticks ({options.Filter}){(options.LockOnRemoval ? ", locking when the unlocking stick is removed" : "")}; {initial.Count} present at start"));
@@ -89,11 +123,16 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log)
             queue.Writer.TryComplete();
             await worker.ConfigureAwait(false);
             await metricsLoop.ConfigureAwait(false);
+            if (_shareWindow.Wipe() is > 0 and var wiped)
+            {
+                log.Notice(string.Create(CultureInfo.InvariantCulture, $"watch stopping: {wiped} quorum share(s) wiped"));
+            }
+
             return exitCode;
         }
     }
 
-    private void Enqueue(ChannelWriter<BlockDiskChange> queue, IReadOnlyList<BlockDiskChange> changes)
+    private void Enqueue(ChannelWriter<WatchWork> queue, IReadOnlyList<BlockDiskChange> changes)
     {
         foreach (var change in changes)
         {
@@ -101,32 +140,25 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log)
             log.Info(change.Kind == BlockDiskChangeKind.Appeared
                 ? string.Create(CultureInfo.InvariantCulture, $"{disk.Name}: medium appeared ({disk.DeviceNode}, {disk.SizeBytes} bytes, diskseq {disk.DiskSeq?.ToString(CultureInfo.InvariantCulture) ?? "-"})")
                 : $"{disk.Name}: medium removed");
-            _ = queue.TryWrite(change);   // unbounded: always accepted
+            _ = queue.TryWrite(new DeviceWork(change));   // unbounded: always accepted
         }
     }
 
-    private async Task WorkAsync(ChannelReader<BlockDiskChange> queue, CancellationToken cancellationToken)
+    private async Task WorkAsync(ChannelReader<WatchWork> queue, CancellationToken cancellationToken)
     {
         try
         {
             await SweepLeftoverSecretsAsync(cancellationToken).ConfigureAwait(false);
-            await foreach (var change in queue.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            await foreach (var work in queue.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
                 try
                 {
-                    if (change.Kind == BlockDiskChangeKind.Appeared)
-                    {
-                        await UnlockFromAsync(change.Disk, cancellationToken).ConfigureAwait(false);
-                    }
-                    else
-                    {
-                        await LockIfUnlockedByAsync(change.Disk, cancellationToken).ConfigureAwait(false);
-                    }
+                    await DoAsync(work, cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
                     // A service must outlive one bad stick or one failed run; the next stick may work.
-                    log.Error($"{change.Disk.Name}: {e.GetType().Name}: {e.Message}");
+                    log.Error($"{Subject(work)}: {e.GetType().Name}: {e.Message}");
                 }
                 finally
                 {
@@ -140,6 +172,121 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log)
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
         }
+    }
+
+    private Task DoAsync(WatchWork work, CancellationToken cancellationToken) => work switch
+    {
+        DeviceWork { Change: { Kind: BlockDiskChangeKind.Appeared } change } => UnlockFromAsync(change.Disk, cancellationToken),
+        DeviceWork { Change: var change } => LockIfUnlockedByAsync(change.Disk, cancellationToken),
+        NetworkRound => RunNetworkRoundAsync(cancellationToken),
+        ShareWindowCheck => ExpireShareWindow(),
+        _ => throw new ArgumentOutOfRangeException(nameof(work)),
+    };
+
+    private static string Subject(WatchWork work) => work switch
+    {
+        DeviceWork device => device.Change.Disk.Name,
+        NetworkRound => "Tang",
+        _ => "quorum window",
+    };
+
+    /// <summary>The Tang bindings of the containers in scope, without a stick: at start-up and
+    /// while some give no key, again after a growing pause.</summary>
+    private async Task RunNetworkRoundAsync(CancellationToken cancellationToken)
+    {
+        _networkRoundQueued = false;
+        using var runLock = AcquireRunLock("Tang bindings", cancellationToken);
+        var outcome = await new UnlockEngine(options.Unlock, log).RunLockedAsync([_tang], _shareWindow, cancellationToken).ConfigureAwait(false);
+        if (_tang.LastRound is { Bindings: 0 })
+        {
+            log.Info("Tang: no clevis binding on the containers of guests still off");
+        }
+        else if (outcome.Report is { } report)
+        {
+            // Which binding gave no key and why (the server, its answer): never key material.
+            foreach (var rejected in report.Keys.Rejected)
+            {
+                log.Warning($"Tang: {rejected.Name}: {rejected.Reason}");
+            }
+
+            LogFinished("Tang", outcome, report);
+        }
+
+        AfterRun();
+    }
+
+    private Task ExpireShareWindow()
+    {
+        _windowCheckQueuedFor = null;
+        if (_shareWindow.ExpireIfDue() is > 0 and var wiped)
+        {
+            log.Notice(string.Create(CultureInfo.InvariantCulture,
+                $"quorum window of {options.QuorumWindow.TotalMinutes:0.#} min expired: {wiped} share(s) wiped; the next holder's stick starts a fresh count"));
+        }
+
+        ScheduleShareWindowCheck();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>After every run: the quorum window's news, and the next Tang round when bindings
+    /// still gave no key.</summary>
+    private void AfterRun()
+    {
+        _shareWindow.AfterRun();
+        foreach (var waiting in _shareWindow.Waiting())
+        {
+            log.Notice($"quorum not met: {waiting}");
+        }
+
+        ScheduleShareWindowCheck();
+        ScheduleNetworkRound();
+    }
+
+    private void ScheduleShareWindowCheck()
+    {
+        if (_shareWindow.ExpiresAt is { } expiresAt && _windowCheckQueuedFor != expiresAt)
+        {
+            _windowCheckQueuedFor = expiresAt;
+            Schedule(new ShareWindowCheck(), expiresAt - TimeProvider.System.GetUtcNow());
+        }
+    }
+
+    private void ScheduleNetworkRound()
+    {
+        if (_networkRoundQueued || _tang.LastRound is not { Unrecovered: > 0 } round)
+        {
+            return;
+        }
+
+        if (TimeProvider.System.GetUtcNow() + _networkBackoff > _networkRetryUntil)
+        {
+            log.Warning(string.Create(CultureInfo.InvariantCulture,
+                $"Tang: {round.Unrecovered} of {round.Bindings} binding(s) still give no key; no more retries after {options.NetworkRetryFor.TotalMinutes:0.#} min (a stick, a key file with luksvirt unlock, or restarting the service tries again)"));
+            return;
+        }
+
+        log.Info(string.Create(CultureInfo.InvariantCulture,
+            $"Tang: {round.Unrecovered} of {round.Bindings} binding(s) gave no key; trying again in {_networkBackoff.TotalSeconds:0} s"));
+        _networkRoundQueued = true;
+        Schedule(new NetworkRound(), _networkBackoff);
+        _networkBackoff = TimeSpan.FromTicks(Math.Min(_networkBackoff.Ticks * 2, options.NetworkRetryLongest.Ticks));
+    }
+
+    /// <summary>Queues <paramref name="work"/> after <paramref name="delay"/>, unless the service
+    /// stops first.</summary>
+    private void Schedule(WatchWork work, TimeSpan delay)
+    {
+        var queue = _queue!;
+        _ = Task.Delay(delay < TimeSpan.Zero ? TimeSpan.Zero : delay, _stopping)
+            .ContinueWith(_ => queue.TryWrite(work), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+    }
+
+    private void LogFinished(string subject, UnlockOutcome outcome, UnlockReport unlock)
+    {
+        var started = unlock.Guests.Count(g => g.Outcome == GuestOutcome.Started);
+        var already = unlock.Guests.Count(g => g.Outcome == GuestOutcome.AlreadyRunning);
+        log.Notice(string.Create(CultureInfo.InvariantCulture,
+            $"{subject}: unlock finished{(unlock.Interrupted ? " (interrupted)" : "")}: {unlock.Totals.GuestsRunning}/{unlock.Totals.GuestsInScope} guest(s) running ({started} started, {already} already running), exit {ExitCodes.Of(outcome.Ending)}"));
     }
 
     private async Task UnlockFromAsync(BlockDisk disk, CancellationToken cancellationToken)
@@ -163,7 +310,8 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log)
             return;
         }
 
-        using (keys)
+        // The run takes the keys over; whatever it does not take is zeroed here.
+        using (var stick = new PresentedSource($"USB stick {disk.DeviceNode}", keys))
         {
             var report = keys.Report;
             log.Info(string.Create(CultureInfo.InvariantCulture,
@@ -184,19 +332,17 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log)
                 return;
             }
 
-            var outcome = await new UnlockEngine(options.Unlock, log).RunPresentedAsync(keys, cancellationToken).ConfigureAwait(false);
-            var exitCode = ExitCodes.Of(outcome.Ending);
+            // The stick first; the Tang bindings only when its keys leave guests off.
+            var outcome = await new UnlockEngine(options.Unlock, log).RunLockedAsync([stick, _tang], _shareWindow, cancellationToken).ConfigureAwait(false);
+            AfterRun();
             if (outcome.Report is not { } unlock)
             {
-                log.Warning(string.Create(CultureInfo.InvariantCulture, $"{disk.Name}: unlock ended without a report (exit {exitCode})"));
+                log.Warning(string.Create(CultureInfo.InvariantCulture, $"{disk.Name}: unlock ended without a report (exit {ExitCodes.Of(outcome.Ending)})"));
                 return;
             }
 
-            var started = unlock.Guests.Count(g => g.Outcome == GuestOutcome.Started);
-            var already = unlock.Guests.Count(g => g.Outcome == GuestOutcome.AlreadyRunning);
-            log.Notice(string.Create(CultureInfo.InvariantCulture,
-                $"{disk.Name}: unlock finished{(unlock.Interrupted ? " (interrupted)" : "")}: {unlock.Totals.GuestsRunning}/{unlock.Totals.GuestsInScope} guest(s) running ({started} started, {already} already running), exit {exitCode}"));
-            if (started > 0)
+            LogFinished(disk.Name, outcome, unlock);
+            if (unlock.Guests.Any(g => g.Outcome == GuestOutcome.Started))
             {
                 _unlockedBy[disk.Name] = disk;
             }
@@ -208,6 +354,11 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log)
         if (!_unlockedBy.Remove(disk.Name, out var unlocker) || !unlocker.IsSameMedium(disk) || !options.LockOnRemoval)
         {
             return;
+        }
+
+        if (_shareWindow.Wipe() is > 0 and var wiped)
+        {
+            log.Notice(string.Create(CultureInfo.InvariantCulture, $"{disk.Name}: locking: {wiped} quorum share(s) wiped"));
         }
 
         log.Notice($"{disk.Name}: the stick that unlocked the host was removed; locking (--lock-on-removal)");
@@ -248,6 +399,9 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log)
     /// administrator's unlock, a long lock) holds it, saying so once.</summary>
     private FileLock AcquireRunLock(string waiter, CancellationToken cancellationToken) =>
         RunLock.AcquireForService(log, waiter, cancellationToken);
+
+    /// <summary>Wipes the quorum shares still held, however the service ends.</summary>
+    public void Dispose() => _shareWindow.Dispose();
 
     private void NotifySystemd(string state)
     {

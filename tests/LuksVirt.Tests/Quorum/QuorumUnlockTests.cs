@@ -19,23 +19,8 @@ public sealed class QuorumUnlockTests(LibvirtdFixture libvirtd) : IDisposable
 
     public void Dispose() => _scenario.Dispose();
 
-    /// <summary>A guest whose one disk has an administrator's key in slot 0 (never presented)
-    /// and a 2-of-3 quorum slot; returns the guest and the share file of each holder.</summary>
-    private (TestGuest Guest, IReadOnlyDictionary<string, string> Shares) QuorumGuest(string role)
-    {
-        var s = _scenario;
-        var admin = s.NewKey("admin");
-        var disk = s.Guests.CreateDisk($"{role}-d0", "vda", new Dictionary<int, TestKey> { [0] = admin });
-        var adminFile = s.Directory.PathOf($"{role}-admin.key");
-        File.WriteAllBytes(adminFile, admin.Secret.Span.ToArray());
-        var keysOut = s.Directory.PathOf($"{role}-shares");
-        Directory.CreateDirectory(keysOut, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        LuksVirtCli.Run(["keys", "add", "--container", disk.Path, "--registry", s.Directory.PathOf("holders.json"),
-                .. Holders.SelectMany(h => new[] { "--holder", h }), "--quorum", "2", "--key-file", adminFile, "--keys-out", keysOut])
-            .EnsureSuccess("keys add --quorum");
-        var shares = Holders.ToDictionary(h => h, h => Assert.Single(Directory.GetFiles(keysOut, $"luks-{h}.*")));
-        return (s.Guests.Define(EncryptedGuests.UniqueName(role), disk), shares);
-    }
+    private (TestGuest Guest, IReadOnlyDictionary<string, string> Shares) QuorumGuest(string role) =>
+        QuorumGuests.Define(_scenario, role, Holders, threshold: 2);
 
     private void Present(string shareFile, string? name = null)
     {

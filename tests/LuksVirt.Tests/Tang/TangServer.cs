@@ -100,6 +100,16 @@ public sealed class TangServer : IDisposable
         }
     }
 
+    /// <summary>Serves again on the same port after <see cref="Stop"/>: a server that comes up
+    /// after its clients.</summary>
+    public void Restart()
+    {
+        if (_socat is null && !TryStart())
+        {
+            throw new InvalidOperationException($"socat did not serve tangd again on port {Port}:\n{Log}");
+        }
+    }
+
     public void Dispose()
     {
         Stop();

@@ -21,16 +21,8 @@ public sealed class TangUnlockTests(LibvirtdFixture libvirtd, TangServer server)
     /// server by clevis (which adds its own slot).</summary>
     private TestGuest TangBoundGuest(string role) => TangBoundGuest(role, server);
 
-    private TestGuest TangBoundGuest(string role, TangServer server)
-    {
-        var s = _scenario;
-        var enrolment = s.NewKey("enrolment");
-        var disk = s.Guests.CreateDisk($"{role}-d0", "vda", new Dictionary<int, TestKey> { [0] = enrolment });
-        var configuration = $$"""{"url":"{{server.Url}}","thp":"{{server.SigningKeyThumbprint}}"}""";
-        ToolRunner.Run("clevis", ["luks", "bind", "-y", "-d", disk.Path, "-k", "-", "tang", configuration], enrolment.Secret.Span.ToArray())
-            .EnsureSuccess("clevis luks bind");
-        return s.Guests.Define(EncryptedGuests.UniqueName(role), disk);
-    }
+    private TestGuest TangBoundGuest(string role, TangServer server) =>
+        _scenario.Guests.Define(EncryptedGuests.UniqueName(role), ClevisBind.TangBoundDisk(_scenario, $"{role}-d0", "vda", server));
 
     [Fact]
     public void A_guest_bound_by_clevis_starts_with_no_key_presented_beside_a_guest_whose_key_is_presented()

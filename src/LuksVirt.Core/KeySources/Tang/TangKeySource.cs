@@ -32,17 +32,23 @@ public sealed class TangKeySource(TimeSpan timeout) : IKeySource
 
     public string Description => "Tang bindings (clevis) in the containers' headers";
 
+    /// <summary>What the last round found (null before the first): a service retries while
+    /// bindings gave no key (a server not reachable yet) and stops when there is none.</summary>
+    public TangRound? LastRound { get; private set; }
+
     public async IAsyncEnumerable<IKeyPresentation> PresentAsync(KeySourceContext context, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
         var bindings = context.Containers.SelectMany(ReadBindings).ToList();
         if (bindings.Count == 0)
         {
+            LastRound = new TangRound(0, 0);
             yield break;
         }
 
         using var coordinator = new TangRecoveryCoordinator(timeout);
         var results = await Task.WhenAll(bindings.Select(b => RecoverAsync(b, coordinator, cancellationToken))).ConfigureAwait(false);
+        LastRound = new TangRound(bindings.Count, results.Count(r => r.Key is null));
         yield return TangPresentation.From(results);
     }
 
@@ -104,6 +110,10 @@ public sealed class TangKeySource(TimeSpan timeout) : IKeySource
         }
     }
 }
+
+/// <summary>One round of a <see cref="TangKeySource"/>: the bindings found on the containers in
+/// scope, and how many of them gave no key.</summary>
+public sealed record TangRound(int Bindings, int Unrecovered);
 
 /// <summary>One clevis binding found in a header: its key slot, where it sits ("clevis token 0",
 /// "LUKSMeta slot 1") and its JWE, or the reason it could not be read.</summary>

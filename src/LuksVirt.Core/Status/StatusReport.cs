@@ -37,4 +37,8 @@ public sealed record GuestStatus(string Name, string State, bool Autostart, int?
 
 /// <param name="KeysInLibvirt">Every secret of LuksVirt's libvirt holds; each leftover is also a problem.</param>
 /// <param name="LastUnlock">How the last unlock run ended (state file); null when none is recorded.</param>
-public sealed record StatusReport(IReadOnlyList<GuestStatus> Guests, IReadOnlyList<string> Problems, IReadOnlyList<KeyInLibvirtSecret> KeysInLibvirt, UnlockRunRecord? LastUnlock = null);
+public sealed record StatusReport(IReadOnlyList<GuestStatus> Guests, IReadOnlyList<string> Problems, IReadOnlyList<KeyInLibvirtSecret> KeysInLibvirt, UnlockRunRecord? LastUnlock = null)
+{
+    /// <summary>The quorums the watch service waits for, with the time left (<see cref="QuorumWaitingFile"/>).</summary>
+    public IReadOnlyList<string> QuorumWaiting { get; init; } = [];
+}

@@ -34,7 +34,10 @@ public sealed class StatusReporter(string connectUri, string? configPath, string
                 $"libvirt secret {k.Uuid} still holds the key of {k.Container}, left by an interrupted run; " +
                 $"the next luksvirt unlock (or the watch service's start) removes it, or now: virsh secret-undefine {k.Uuid}"))
             .ToList();
-        return new StatusReport(guests, problems, keysInLibvirt, state.LastRun);
+        return new StatusReport(guests, problems, keysInLibvirt, state.LastRun)
+        {
+            QuorumWaiting = QuorumWaitingFile.Read(QuorumWaitingFile.PathBeside(statePath), TimeProvider.System),
+        };
     }
 
     /// <summary>The run lock is held only while the secrets are listed (milliseconds), and only

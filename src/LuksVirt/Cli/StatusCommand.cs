@@ -88,6 +88,11 @@ internal static class StatusCommand
             AnsiConsole.MarkupLine($"[red]problem:[/] {Markup.Escape(problem)}");
         }
 
+        foreach (var waiting in report.QuorumWaiting)
+        {
+            AnsiConsole.MarkupLine($"[yellow]quorum not met:[/] {Markup.Escape(waiting)}");
+        }
+
         foreach (var key in report.KeysInLibvirt.Where(k => !k.Leftover))
         {
             AnsiConsole.MarkupLine($"[yellow]key in libvirt:[/] {Markup.Escape($"secret {key.Uuid} holds the key of {key.Container}; a luksvirt run is under way and may be using it")}");

@@ -13,6 +13,7 @@ using LuksVirt.Core.Lock;
 using LuksVirt.Core.Logging;
 using LuksVirt.Core.Metrics;
 using LuksVirt.Core.Runs;
+using LuksVirt.Core.State;
 using LuksVirt.Core.Unlock;
 using LuksVirt.Core.Usb;
 using LuksVirt.Interop.Libc;
@@ -128,6 +129,8 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
                 log.Notice(string.Create(CultureInfo.InvariantCulture, $"watch stopping: {wiped} quorum share(s) wiped"));
             }
 
+            PublishQuorumWaiting();
+
             return exitCode;
         }
     }
@@ -224,6 +227,7 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
                 $"quorum window of {options.QuorumWindow.TotalMinutes:0.#} min expired: {wiped} share(s) wiped; the next holder's stick starts a fresh count"));
         }
 
+        PublishQuorumWaiting();
         ScheduleShareWindowCheck();
         return Task.CompletedTask;
     }
@@ -238,8 +242,23 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
             log.Notice($"quorum not met: {waiting}");
         }
 
+        PublishQuorumWaiting();
+
         ScheduleShareWindowCheck();
         ScheduleNetworkRound();
+    }
+
+    /// <summary>For <c>luksvirt status</c>: who is present and awaited (never a share).</summary>
+    private void PublishQuorumWaiting()
+    {
+        try
+        {
+            QuorumWaitingFile.Write(QuorumWaitingFile.PathBeside(options.Unlock.StatePath), _shareWindow);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.Warning($"cannot tell luksvirt status about the quorums waited for: {e.Message}");
+        }
     }
 
     private void ScheduleShareWindowCheck()
@@ -360,6 +379,8 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
         {
             log.Notice(string.Create(CultureInfo.InvariantCulture, $"{disk.Name}: locking: {wiped} quorum share(s) wiped"));
         }
+
+        PublishQuorumWaiting();
 
         log.Notice($"{disk.Name}: the stick that unlocked the host was removed; locking (--lock-on-removal)");
         using var runLock = AcquireRunLock(disk.Name, cancellationToken);

@@ -38,6 +38,7 @@ public sealed class WatchQuorumTests(LibvirtdFixture libvirtd, ITestOutputHelper
 
         Assert.Contains("1 of 2 holders present (alice), waiting for bob or carol, 15 min left", watch.Lines[waiting], StringComparison.Ordinal);
         Assert.Equal(DomainState.Shutoff, _scenario.Guests.StateOf(guest));
+        Assert.Contains("1 of 2 holders present (alice), waiting for bob or carol, 15 min left", Assert.Single(StatusQuorumWaiting()), StringComparison.Ordinal);
 
         var clock = Stopwatch.StartNew();
         using var second = LoopDevice.Attach(carol.Path);
@@ -47,6 +48,7 @@ public sealed class WatchQuorumTests(LibvirtdFixture libvirtd, ITestOutputHelper
 
         Assert.Contains("(1 started, 0 already running)", watch.Lines[finished], StringComparison.Ordinal);
         Assert.DoesNotContain(watch.Lines.Skip(waiting + 1), l => l.Contains("quorum not met", StringComparison.Ordinal));
+        Assert.Empty(StatusQuorumWaiting());
         Assert.Equal(0, watch.Terminate(Bound));
         Assert.DoesNotContain(watch.Lines, l => l.Contains("quorum share(s) wiped", StringComparison.Ordinal));
     }
@@ -97,6 +99,15 @@ public sealed class WatchQuorumTests(LibvirtdFixture libvirtd, ITestOutputHelper
 
         Assert.Equal(DomainState.Shutoff, _scenario.Guests.StateOf(guest));
         Assert.Empty(scanner.ScanFiles(KeyLeakScanner.HostRoots, excluded));
+        Assert.Empty(StatusQuorumWaiting());   // the killed service's shares died with it
+    }
+
+    /// <summary>What <c>luksvirt status --json</c> says the watch waits for.</summary>
+    private List<string> StatusQuorumWaiting()
+    {
+        var status = LuksVirtCli.Run(["status", "--json", "--config", _scenario.ConfigPath, "--state", _scenario.StatePath]);
+        Assert.True(status.ExitCode == 0, status.StandardError + status.StandardOutput);
+        return [.. UnlockScenario.Json(status).GetProperty("quorumWaiting").EnumerateArray().Select(e => e.GetString()!)];
     }
 
     /// <summary>A stick holding one holder's share file under its own name.</summary>

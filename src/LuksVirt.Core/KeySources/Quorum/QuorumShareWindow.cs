@@ -30,15 +30,18 @@ public sealed class QuorumShareWindow(TimeSpan length, TimeProvider clock) : IDi
 
     /// <summary>The quorums not met yet with the time left, one line each: "db: 1 of 2 holders
     /// present (alice), waiting for bob or carol, 13 min left". Empty when none is held.</summary>
-    public IReadOnlyList<string> Waiting()
-    {
-        if (_shares is not { Count: > 0 } shares || ExpiresAt is not { } expiresAt)
-        {
-            return [];
-        }
+    public IReadOnlyList<string> Waiting() =>
+        ExpiresAt is { } expiresAt ? WithTimeLeft(WaitingQuorums, expiresAt, clock.GetUtcNow()) : [];
 
-        var minutesLeft = (int)Math.Ceiling(Math.Max(0, (expiresAt - clock.GetUtcNow()).TotalMinutes));
-        return [.. shares.Waiting().Select(w => string.Create(CultureInfo.InvariantCulture, $"{w}, {minutesLeft} min left"))];
+    /// <summary>The quorums not met yet, without the time: "db: 1 of 2 holders present (alice),
+    /// waiting for bob or carol".</summary>
+    public IReadOnlyList<string> WaitingQuorums => _shares is { Count: > 0 } shares ? shares.Waiting() : [];
+
+    /// <summary>Each quorum line with the minutes left until <paramref name="expiresAt"/>.</summary>
+    public static IReadOnlyList<string> WithTimeLeft(IEnumerable<string> quorums, DateTimeOffset expiresAt, DateTimeOffset now)
+    {
+        var minutesLeft = (int)Math.Ceiling(Math.Max(0, (expiresAt - now).TotalMinutes));
+        return [.. quorums.Select(q => string.Create(CultureInfo.InvariantCulture, $"{q}, {minutesLeft} min left"))];
     }
 
     /// <summary>After each run: with shares held, the window is open (its expiry set when the

@@ -1,0 +1,60 @@
+# lab-init: systemd
+# lab-timeout: 300
+# Lab test: nobody at the rack. A dmcrypt (LUKS2) guest disk is bound to a Tang server by
+# Debian's own `clevis luks bind` (a clevis token, as clevis writes it), and no key is left on
+# the host. luksvirt.service (the packaged unit with all its hardening, ExecStart pointed at the
+# lab's binary) is started by systemd as PID 1, as at boot, while the Tang server is down: the
+# guest stays off and the service says it will try again. The server comes up: the watch's
+# retry opens the mapping and starts the guest with nobody present. Then, server up, a locked
+# host whose service (re)starts runs its guest again: the boot case.
+. "$LAB_REPO/scripts/lab/lib.sh"
+check_eq pid1-systemd "PID 1 is systemd" systemd "$(cat /proc/1/comm)"
+port=8765 url=http://127.0.0.1:8765
+mkdir -p /tmp/tang/db
+/usr/libexec/tangd-keygen /tmp/tang/db
+# --collect: a socat stopped by SIGTERM "fails"; the unit must go so that it can run again.
+tang_up() { systemd-run --quiet --collect --unit=lab-tang /usr/bin/socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" "EXEC:/usr/libexec/tangd /tmp/tang/db"; }
+tang_up
+wait_for 20 curl -sf "$url/adv"
+
+mkdir -p /etc/luksvirt
+web_guest /etc/luksvirt/luksvirt.xml /tmp/enrol.key
+check bind "clevis luks bind -d web-d0 tang (LUKS2 token)" \
+  clevis luks bind -y -d "$crypted/web-d0.raw.crypted" -k /tmp/enrol.key tang "{\"url\":\"$url\"}"
+cat /tmp/check.out
+check_eq clevis-token "the header holds one clevis token" 1 "$(cryptsetup luksDump --dump-json-metadata "$crypted/web-d0.raw.crypted" | grep -c '"type":"clevis"')"
+# Nobody present: the enrolment key is gone, only the binding can open the disk.
+shred -u /tmp/enrol.key
+
+systemctl stop lab-tang
+check tang-down "the Tang server is down (connection refused)" sh -c "! curl -sf $url/adv"
+sed -e "s|^ExecStart=.*|ExecStart=$LUKSVIRT watch|" "$LAB_REPO/packaging/luksvirt.service" >/run/systemd/system/luksvirt.service
+systemctl daemon-reload
+t0=$(date +%s.%N)
+check watch-started "systemctl start luksvirt.service (Type=notify) with the server down" systemctl start luksvirt.service
+wait_for 60 sh -c 'grep -q "trying again" /var/log/luksvirt.log'
+check retry-logged "the service names the server and will try again" sh -c "grep -q \"$url\" /var/log/luksvirt.log && grep -q 'binding(s) gave no key; trying again' /var/log/luksvirt.log"
+check_eq locked-while-down "with the server down, guest web stays off" "shut off" "$(virsh -q domstate web 2>&1)"
+check no-mapping-while-down "and its disk has no mapping" sh -c "! test -e /dev/mapper/$mapping"
+
+t_up=$(date +%s.%N)
+tang_up
+wait_for 150 sh -c 'test "$(virsh -q domstate web)" = running'
+echo "LAB-TIME tang-up-to-running $(echo "$(date +%s.%N) - $t_up" | bc)"
+journalctl --no-pager -o cat -u luksvirt.service | grep -v "│\\|┌\\|└\\|├" | tail -12
+check_eq running-after-retry "the server up, the watch's retry starts guest web" running "$(virsh -q domstate web 2>&1)"
+check mapping-open "mapping active" cryptsetup status "$mapping"
+check_eq mapping-owner "mapping owned by libvirt-qemu:kvm" libvirt-qemu:kvm "$(stat -L -c %U:%G /dev/mapper/$mapping 2>&1)"
+check answered-logged "the log says the Tang run started the guest" grep -q "Tang: unlock finished: 1/1 guest(s) running (1 started" /var/log/luksvirt.log
+
+# The boot case: the host locked, the service starts with the server reachable.
+systemctl stop luksvirt.service
+check lock-exit "luksvirt lock exits 0" "$LUKSVIRT" lock --timeout 1
+check_eq locked "guest web shut off, mapping closed" "shut off no-mapping" "$(virsh -q domstate web 2>&1) $(test -e /dev/mapper/$mapping && echo mapping || echo no-mapping)"
+t0=$(date +%s.%N)
+check watch-restarted "systemctl start luksvirt.service with the server up" systemctl start luksvirt.service
+wait_for 120 sh -c 'test "$(virsh -q domstate web)" = running'
+echo "LAB-TIME service-start-to-running $(echo "$(date +%s.%N) - $t0" | bc)"
+check_eq running-at-start "at the service's start, guest web runs with nobody present" running "$(virsh -q domstate web 2>&1)"
+check no-key-in-log "the log holds no key material (no JWE, no 'pass')" sh -c "! grep -qiE 'eyJ|\"k\":' /var/log/luksvirt.log"
+systemctl stop luksvirt.service

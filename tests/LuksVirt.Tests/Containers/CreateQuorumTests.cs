@@ -150,6 +150,25 @@ public sealed class CreateQuorumTests(LibvirtdFixture libvirtd) : IDisposable
         Assert.False(Directory.Exists(_lab.KeysOut));
     }
 
+    [Fact]
+    public void An_existing_share_file_name_is_refused_before_anything_is_formatted()
+    {
+        var name = _lab.NewGuestName("quorum-refused");
+        _lab.DefineGuest(name);
+        var container = _lab.Directory.PathOf("refused.luks");
+        Directory.CreateDirectory(_lab.KeysOut);
+        var taken = Path.Combine(_lab.KeysOut, "luks-bob.0.key");
+        File.WriteAllText(taken, "a share someone already holds");
+
+        var result = _lab.Luksvirt(["create", "--vm", name, "--disk", container, "--size", "16M", "--backend", "native",
+            .. HolderArguments, "--quorum", "2", "--keys-out", _lab.KeysOut]);
+
+        Assert.True(result.ExitCode == 2, result.StandardError);
+        Assert.Contains(taken, result.StandardError, StringComparison.Ordinal);
+        Assert.False(File.Exists(container));
+        Assert.Equal([taken], Directory.GetFiles(_lab.KeysOut));
+    }
+
     private static string[] HolderArguments => [.. Holders.SelectMany(h => new[] { "--holder", h })];
 
     private string DmCryptConfig()

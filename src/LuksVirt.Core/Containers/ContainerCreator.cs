@@ -35,11 +35,14 @@ public sealed class ContainerCreator(ActivityLog log)
             warnings.Add("--luks1 is implied by the native backend");
         }
 
-        var layout = Refuse(() => KeySlotLayout.Plan(request.Holders, version));
+        // With --quorum the holders share one slot: the container is formatted with the recovery
+        // key alone, and the quorum slot is added last, by the same code as `keys add --quorum`.
+        var quorum = request.Quorum is { } threshold ? Refuse(() => CreateQuorum.Plan(request.Holders, threshold, version)) : null;
+        var layout = Refuse(() => KeySlotLayout.Plan(quorum is null ? request.Holders : [], version));
         var target = ContainerTarget.Resolve(request.Disk);
         var size = CheckSize(request, target, version);
         CheckExistingContent(request, target, warnings);
-        var keyFiles = CustodianKeyFiles.Prepare(request.KeysOut, layout.Keys);
+        var keyFiles = CustodianKeyFiles.Prepare(request.KeysOut, [.. layout.Keys, .. quorum?.ShareFiles ?? []]);
 
         using var connection = LibvirtConnection.Open(request.ConnectUri);
         using var domain = connection.TryLookupDomainByName(request.Guest);
@@ -108,6 +111,12 @@ public sealed class ContainerCreator(ActivityLog log)
             var targetDev = DefineDomain(connection, domain, request, disk, undo);
             log.Info($"domain '{request.Guest}': disk {targetDev} -> {domainDiskPath}, autostart off, title marked");
 
+            // Last: nothing can fail after it, so its share files never need undoing here (a
+            // failure inside it rolls its own change back and removes the shares it wrote).
+            var split = quorum is null ? null : AddQuorumSlot(target.Path, quorum, keys, keyFiles.Directory);
+            var keyReports = keys.Keys.Select(k => new KeyFileReport(k.Plan.Holder, k.Plan.Slot, k.Plan.IsRecovery, Path.Combine(keyFiles.Directory, k.Plan.FileName)));
+            var shareReports = (split?.ShareFiles ?? []).Select((path, i) => new KeyFileReport(quorum!.Holders[i], CreateQuorum.Slot, Recovery: false, path) { Share = true });
+
             return new CreateReport(
                 request.Guest,
                 target.Path,
@@ -123,14 +132,29 @@ public sealed class ContainerCreator(ActivityLog log)
                 secretUuid,
                 DomainDefined: domain is null,
                 config?.FilePath,
-                keys.Keys.Select(k => new KeyFileReport(k.Plan.Holder, k.Plan.Slot, k.Plan.IsRecovery, Path.Combine(keyFiles.Directory, k.Plan.FileName))).ToList(),
-                warnings);
+                [.. shareReports, .. keyReports],
+                warnings)
+            {
+                Quorum = split?.Quorum?.Describe(),
+            };
         }
         catch
         {
             await UndoAsync(undo).ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>The quorum slot, authorised by the recovery key (the only key the container has so
+    /// far): <see cref="KeySlotEditor.AddQuorum"/> splits a fresh key, writes one share per holder
+    /// and proves the shares as written open the slot.</summary>
+    private KeySlotChange AddQuorumSlot(string containerPath, CreateQuorum quorum, GeneratedKeys keys, string keysOut)
+    {
+        var recovery = keys.Keys.Single(k => k.Plan.IsRecovery);
+        using var editor = KeySlotEditor.Open(containerPath);
+        var change = editor.AddQuorum(recovery.Secret, quorum.Holders, quorum.Threshold, keysOut, CreateQuorum.Slot);
+        log.Info($"key slot {CreateQuorum.Slot}: {change.Quorum!.Describe()}; share files written to {keysOut}");
+        return change;
     }
 
     /// <summary>"web-d0.raw.crypted" -> "web-d0.raw": the name the dmcrypt link is built from.</summary>

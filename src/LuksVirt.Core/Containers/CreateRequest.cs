@@ -24,6 +24,10 @@ public sealed record CreateRequest
 
     public IReadOnlyList<string> Holders { get; init; } = [];
 
+    /// <summary>Split one key among <see cref="Holders"/>: any this many of them open the
+    /// container (Shamir's scheme, one share file each); null gives each holder a key.</summary>
+    public int? Quorum { get; init; }
+
     public required string KeysOut { get; init; }
 
     /// <summary>Format an existing file or a device that holds data.</summary>
@@ -44,7 +48,11 @@ public sealed record CreateRequest
 }
 
 /// <summary>A key file written for a holder (never the key itself).</summary>
-public sealed record KeyFileReport(string Holder, int Slot, bool Recovery, string Path);
+public sealed record KeyFileReport(string Holder, int Slot, bool Recovery, string Path)
+{
+    /// <summary>The file is the holder's share of a quorum slot, useless alone.</summary>
+    public bool Share { get; init; }
+}
 
 /// <summary>What <c>create</c> did.</summary>
 public sealed record CreateReport(
@@ -63,4 +71,8 @@ public sealed record CreateReport(
     bool DomainDefined,
     string? ConfigFile,
     IReadOnlyList<KeyFileReport> KeyFiles,
-    IReadOnlyList<string> Warnings);
+    IReadOnlyList<string> Warnings)
+{
+    /// <summary>"quorum 2 of 3: alice, bob, carol" when the holders share a quorum slot.</summary>
+    public string? Quorum { get; init; }
+}

@@ -1,5 +1,6 @@
 using LuksVirt.Core.Holders;
 using LuksVirt.Core.KeyManagement;
+using LuksVirt.Core.Tang.Luks1;
 using LuksVirt.Interop.Cryptsetup;
 using LuksVirt.Interop.Secrets;
 
@@ -23,7 +24,10 @@ internal static class LuksContainerFormatter
         ArgumentNullException.ThrowIfNull(cipher);
         ArgumentNullException.ThrowIfNull(keys);
         var pbkdf = PbkdfSettings.MinimalPbkdf2;
-        var options = new LuksFormatOptions(version, cipher.Cipher, cipher.Mode, cipher.VolumeKeyBytes, pbkdf);
+        var options = new LuksFormatOptions(version, cipher.Cipher, cipher.Mode, cipher.VolumeKeyBytes, pbkdf)
+        {
+            Luks1PayloadAlignmentSectors = version == LuksVersion.Luks1 ? Luks1LuksMetaRoom.PayloadAlignmentSectors(cipher.VolumeKeyBytes) : 0,
+        };
         using var device = CryptDevice.Open(path);
         var first = keys.Keys[0];
         device.Format(options, first.Secret.Span, first.Plan.Slot);
@@ -37,6 +41,11 @@ internal static class LuksContainerFormatter
         {
             // Throws WrongKeyException if a key does not open the slot it is filed under.
             device.TestKey(key.Secret.Span, key.Plan.Slot);
+        }
+
+        if (device.Version == LuksVersion.Luks1)
+        {
+            RequireLuksMetaRoom(path);
         }
 
         // Who holds which slot, so `keys list` names them and an unlock tries each holder's key
@@ -55,6 +64,16 @@ internal static class LuksContainerFormatter
             $"{device.Cipher}-{device.CipherMode}",
             checked((long)device.DataOffsetSectors * DiskSize.SectorBytes),
             device.EncryptionSectorSize);
+    }
+
+    /// <summary>Proven, not assumed: the header as written leaves clevis the gap it binds in.</summary>
+    private static void RequireLuksMetaRoom(string path)
+    {
+        using var file = File.OpenHandle(path);
+        if (LuksMeta.DescribeRoom(file) == LuksMetaRoom.NoRoom)
+        {
+            throw new IOException($"{path}: the LUKS1 header as formatted leaves no room for LUKSMeta (clevis/Tang bindings) before the payload");
+        }
     }
 
     /// <summary>The volume key of a container, unlocked by one of its generated keys.</summary>

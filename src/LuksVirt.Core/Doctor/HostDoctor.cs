@@ -10,9 +10,9 @@ namespace LuksVirt.Core.Doctor;
 /// Checks what LuksVirt needs on this host: libvirt and QEMU (for the native backend),
 /// libcryptsetup, device-mapper with dm-crypt (for the dmcrypt backend), the kernel crypto API
 /// and AES instructions (for speed), guests whose encrypted disks would be autostarted, and how
-/// keys are kept in memory.
+/// keys are kept in memory, and configured LUKS1 containers that clevis could not bind.
 /// </summary>
-public sealed class HostDoctor(string connectUri)
+public sealed class HostDoctor(string connectUri, string? configPath = null)
 {
     public DoctorReport Run()
     {
@@ -66,6 +66,7 @@ public sealed class HostDoctor(string connectUri)
                 new("hypervisor", CheckStatus.Ok, $"{connection.HypervisorType} {FormatVersion(connection.HypervisorVersion)}", Required: true),
             };
             checks.Add(CheckAutostartOfEncryptedGuests(connection));
+            checks.Add(LuksMetaRoomCheck.Run(connection, configPath));
             return checks;
         }
     }

@@ -27,7 +27,7 @@ public sealed partial class CryptDevice
         CryptsetupLog.BeginCall();
         if (options.Version == LuksVersion.Luks1)
         {
-            var parameters = new Interop.Cryptsetup.CryptParamsLuks1 { Hash = hash.Pointer };
+            var parameters = new Interop.Cryptsetup.CryptParamsLuks1 { Hash = hash.Pointer, DataAlignment = checked((nuint)options.Luks1PayloadAlignmentSectors) };
             result = Interop.Cryptsetup.Format(handle, Interop.Cryptsetup.TypeLuks1, options.Cipher, options.CipherMode, null, null, (nuint)options.VolumeKeyBytes, &parameters);
         }
         else

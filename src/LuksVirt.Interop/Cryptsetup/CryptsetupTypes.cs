@@ -49,7 +49,13 @@ public sealed record LuksFormatOptions(
     string CipherMode = "xts-plain64",
     int VolumeKeyBytes = 64,
     PbkdfSettings? Pbkdf = null,
-    string Hash = "sha256");
+    string Hash = "sha256")
+{
+    /// <summary>LUKS1: the payload starts at the first multiple of this many 512-byte sectors
+    /// after the key material (plus the device's alignment offset); 0 leaves it to
+    /// libcryptsetup (1 MiB, or the device's optimal I/O size).</summary>
+    public ulong Luks1PayloadAlignmentSectors { get; init; }
+}
 
 public enum KeySlotState
 {

@@ -16,6 +16,7 @@ internal static class CreateCommand
         var cipher = new Option<string>("--cipher") { Description = "cipher as cryptsetup writes it", DefaultValueFactory = _ => CipherSpec.DefaultName };
         var luks1 = new Option<bool>("--luks1") { Description = "LUKS1 for a dmcrypt container (native is always LUKS1)" };
         var holders = new Option<string[]>("--holder") { Description = "a key holder: one key each, in slots 0, 1, ... (repeatable); the recovery key takes the highest slot" };
+        var quorum = new Option<int?>("--quorum") { Description = "split one key among the holders: any K of them open the container (Shamir's scheme, slot 0; each holder's file is a share, useless alone)" };
         var keysOut = new Option<string>("--keys-out") { Description = "directory for the key files luks-<holder>.<slot>.key (created 0700; files 0600, never overwritten)", Required = true };
         var force = new Option<bool>("--force") { Description = "format an existing file or a device that holds data (destroys it)" };
         var defineDomain = new Option<bool>("--define-domain") { Description = "define a minimal domain (1 GiB, 1 vCPU, no network) when the guest does not exist" };
@@ -25,7 +26,7 @@ internal static class CreateCommand
         var json = new Option<bool>("--json") { Description = "print the report as JSON" };
 
         var command = new Command("create", "create a LUKS container with generated keys for named holders and add it to a guest");
-        foreach (var option in new Option[] { vm, disk, size, backend, cipher, luks1, holders, keysOut, force, defineDomain, domainType, link, json })
+        foreach (var option in new Option[] { vm, disk, size, backend, cipher, luks1, holders, quorum, keysOut, force, defineDomain, domainType, link, json })
         {
             command.Options.Add(option);
         }
@@ -44,6 +45,7 @@ internal static class CreateCommand
                     Cipher = CipherSpec.Parse(parse.GetValue(cipher)!),
                     Luks1 = parse.GetValue(luks1),
                     Holders = parse.GetValue(holders) ?? [],
+                    Quorum = parse.GetValue(quorum),
                     KeysOut = parse.GetValue(keysOut)!,
                     Force = parse.GetValue(force),
                     DefineDomain = parse.GetValue(defineDomain),
@@ -79,6 +81,11 @@ internal static class CreateCommand
         table.AddRow("guest", Markup.Escape($"{report.Guest}{(report.DomainDefined ? " (defined now)" : "")}, disk {report.TargetDev} -> {report.DomainDiskPath}"));
         table.AddRow("container", Markup.Escape($"{report.Container} ({report.Kind}, {DiskSize.Describe(report.ContainerBytes)}, payload {DiskSize.Describe(report.PayloadBytes)})"));
         table.AddRow("format", Markup.Escape($"{report.LuksVersion} {report.Cipher}, UUID {report.LuksUuid}, backend {report.Backend}"));
+        if (report.Quorum is not null)
+        {
+            table.AddRow("quorum", Markup.Escape($"key slot 0: {report.Quorum}"));
+        }
+
         if (report.ConfigFile is not null)
         {
             table.AddRow("config", Markup.Escape(report.ConfigFile));
@@ -86,7 +93,8 @@ internal static class CreateCommand
 
         foreach (var key in report.KeyFiles)
         {
-            table.AddRow(key.Recovery ? "recovery key" : $"key ({Markup.Escape(key.Holder)})", Markup.Escape($"slot {key.Slot}: {key.Path}"));
+            var role = key.Recovery ? "recovery key" : key.Share ? $"share ({Markup.Escape(key.Holder)})" : $"key ({Markup.Escape(key.Holder)})";
+            table.AddRow(role, Markup.Escape($"slot {key.Slot}: {key.Path}"));
         }
 
         AnsiConsole.Write(table);

@@ -10,11 +10,11 @@ internal static class DoctorCommand
     public static Command Create(GlobalOptions global)
     {
         var json = new Option<bool>("--json") { Description = "print the report as JSON" };
-        var command = new Command("doctor", "check this host: libvirt, QEMU, libcryptsetup, dm-crypt, crypto, autostart");
+        var command = new Command("doctor", "check this host: libvirt, QEMU, libcryptsetup, dm-crypt, crypto, autostart, LUKS1 containers without room for clevis/Tang bindings");
         command.Options.Add(json);
         command.SetAction(parse =>
         {
-            var report = new HostDoctor(parse.GetValue(global.Connect)!).Run();
+            var report = new HostDoctor(parse.GetValue(global.Connect)!, parse.GetValue(global.Config)).Run();
             if (parse.GetValue(json))
             {
                 JsonOutput.Write(report, CliJsonContext.Default.DoctorReport);

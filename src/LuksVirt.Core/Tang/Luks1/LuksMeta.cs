@@ -129,6 +129,30 @@ internal sealed class LuksMeta
         WriteHeader(file);
     }
 
+    /// <summary>
+    /// Replaces the data of the used <paramref name="slot"/> without a moment in which the slot
+    /// holds neither: the new data goes to a free place first (never over the old), then the
+    /// header is rewritten to point to it (one write of 272 bytes, inside one 512-byte sector),
+    /// and only then is the old data zeroed. A crash before the header write leaves the old data
+    /// in force (the new bytes sit in unused space); after it, the new.
+    /// </summary>
+    public void Replace(SafeFileHandle file, int slot, ReadOnlySpan<byte> uuid, ReadOnlySpan<byte> data)
+    {
+        var old = _slots[slot] ?? throw new InvalidOperationException($"LUKSMeta slot {slot} is empty: nothing to replace");
+        if (!old.Uuid.AsSpan().SequenceEqual(uuid))
+        {
+            throw new InvalidOperationException($"LUKSMeta slot {slot} belongs to another UUID");
+        }
+
+        var offset = FindGap(data.Length);
+        RandomAccess.Write(file, data, GapOffset + offset);
+        RandomAccess.FlushToDisk(file);
+        _slots[slot] = new LuksMetaSlot(uuid.ToArray(), offset, (uint)data.Length, Crc32C(data));
+        WriteHeader(file);
+        RandomAccess.Write(file, new byte[old.Length], GapOffset + old.Offset);
+        RandomAccess.FlushToDisk(file);
+    }
+
     /// <summary>Zeroes <paramref name="slot"/>'s data and clears its entry, as luksmeta_wipe does.</summary>
     public void Wipe(SafeFileHandle file, int slot)
     {

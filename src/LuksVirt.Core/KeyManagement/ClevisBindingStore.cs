@@ -71,16 +71,19 @@ internal static class ClevisBindingStore
         return MetaLocation(slot);
     }
 
-    /// <summary>Puts <paramref name="jwe"/> in place of <paramref name="old"/>, the old binding
-    /// valid until the new one is written: on LUKS2 the new token is added before the old is
-    /// removed, on LUKS1 the LUKSMeta data is written beside the old and the header switched.</summary>
+    /// <summary>
+    /// Puts <paramref name="jwe"/> in place of <paramref name="old"/>, the old binding valid until
+    /// the new one is written. LUKS2: the token is replaced under its own id in one metadata
+    /// commit, which LUKS2 makes atomic (two header copies, sequence numbers): no moment with both
+    /// or neither, no room needed for two JWEs in the JSON area, and the id keeps its place before
+    /// LuksVirt's holder token of the slot (clevis reads only the first token listed for a slot).
+    /// LUKS1: the LUKSMeta data is written beside the old and then the header switched.
+    /// </summary>
     public static string Replace(CryptDevice device, string path, StoredClevisBinding old, ClevisJwe jwe)
     {
         if (old.TokenId is { } oldToken)
         {
-            var location = Write(device, path, old.KeySlot, jwe);
-            device.RemoveToken(oldToken);
-            return location;
+            return TokenLocation(device.SetTokenJson(oldToken, ClevisLuks2Token.Format(old.KeySlot, jwe)));
         }
 
         using var file = OpenForWriting(path);

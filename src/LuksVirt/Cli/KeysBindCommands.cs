@@ -18,6 +18,7 @@ internal static partial class KeysCommand
     {
         var options = new CommonOptions();
         var pin = new Argument<string>("PIN") { Description = "tang, or sss (a threshold over several pins, nested as clevis allows)" };
+        pin.CompletionSources.Add("tang", "sss");
         var configuration = new Argument<string>("CONFIG") { Description = "the pin's configuration as clevis takes it, e.g. '{\"url\":\"http://tang.example\",\"thp\":\"...\"}' or '{\"t\":2,\"pins\":{\"tang\":[{\"url\":..},{\"url\":..}]}}'" };
         var holder = new Option<string?>("--holder") { Description = "record a holder name for the new slot (A-Z a-z 0-9 _ -)" };
         var yes = new Option<bool>("--yes") { Description = "trust the servers' advertisements without asking (else signing keys not given as thp are shown to confirm)" };

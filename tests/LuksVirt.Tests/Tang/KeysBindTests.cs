@@ -73,14 +73,14 @@ public sealed class KeysBindTests(TwoTangServers servers) : IClassFixture<TwoTan
     }
 
     [Theory]
-    [InlineData(LuksVersion.Luks1)]
-    [InlineData(LuksVersion.Luks2)]
-    public void Unbind_removes_the_binding_and_its_slot_for_clevis_too(LuksVersion version)
+    [InlineData(LuksVersion.Luks1, false)]
+    [InlineData(LuksVersion.Luks2, true)]
+    public void Unbind_removes_the_binding_and_its_slot_for_clevis_too(LuksVersion version, bool withKeyFile)
     {
         using var container = TestContainer.Create(version);
         Assert.Equal(0, Bind(container, "tang", Pin(Server)).ExitCode);
 
-        var unbind = ContainerCli.Keys(container, "unbind", ["--slot", "1", "--key-file", container.AdminKeyFile, "--json"]);
+        var unbind = ContainerCli.Keys(container, "unbind", ["--slot", "1", "--json", .. withKeyFile ? new[] { "--key-file", container.AdminKeyFile } : []]);
 
         Assert.True(unbind.ExitCode == 0, unbind.StandardError);
         Assert.Equal(1, ContainerCli.Json(unbind).GetProperty("slot").GetInt32());
@@ -113,6 +113,32 @@ public sealed class KeysBindTests(TwoTangServers servers) : IClassFixture<TwoTan
         Assert.True(before.ContentEquals(after));
         Assert.True(CryptsetupCli.Opens(container.Image, after.Span, 1));
         Assert.Matches($"(?m)^1: tang ", ClevisLuksList(container));
+    }
+
+    [Fact]
+    public void A_rebind_whose_new_advertisement_no_former_key_signed_is_refused_without_yes()
+    {
+        using var rotating = new TangServer();
+        using var container = TestContainer.Create(LuksVersion.Luks2);
+        Assert.Equal(0, Bind(container, "tang", Pin(rotating)).ExitCode);
+        var newExchangeKey = Rotate(rotating);
+        // The old exchange key still answers recoveries; the old signing key is gone, so nothing
+        // vouches for the new advertisement.
+        File.Delete(Path.Combine(rotating.KeyDirectory, ".sig.jwk"));
+        var header = container.ReadHeader();
+
+        var refused = ContainerCli.Keys(container, "rebind", ["--slot", "1"]);
+
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("--yes", refused.StandardError, StringComparison.Ordinal);
+        Assert.Equal(header, container.ReadHeader());
+
+        var confirmed = ContainerCli.Keys(container, "rebind", ["--slot", "1", "--yes", "--json"]);
+
+        Assert.True(confirmed.ExitCode == 0, confirmed.StandardError);
+        Assert.Equal(newExchangeKey, ClevisJwe.ParseCompact(StoredJwe(container, 1)).Header.Kid);
+        using var passphrase = ClevisLuksPass(container, 1);
+        Assert.True(CryptsetupCli.Opens(container.Image, passphrase.Span, 1));
     }
 
     [Fact]

@@ -69,7 +69,7 @@ internal static partial class KeysCommand
             var json = parse.GetValue(options.Json);
             return ContainerCommandRunner.Run(json, () =>
             {
-                var refusal = options.MissingContainer(parse) ?? (parse.GetValue(slot) is null ? "keys unbind needs --slot N: the bound key slot ('luksvirt keys list' shows the bindings)" : null);
+                var refusal = options.MissingContainer(parse) ?? MissingSlot(parse, slot, "unbind");
                 if (refusal is not null)
                 {
                     return ContainerCommandRunner.Refuse(json, refusal);
@@ -98,7 +98,7 @@ internal static partial class KeysCommand
             var json = parse.GetValue(options.Json);
             return ContainerCommandRunner.RunAsync(json, async () =>
             {
-                var refusal = options.MissingContainer(parse) ?? (parse.GetValue(slot) is null ? "keys rebind needs --slot N: the bound key slot ('luksvirt keys list' shows the bindings)" : null);
+                var refusal = options.MissingContainer(parse) ?? MissingSlot(parse, slot, "rebind");
                 if (refusal is not null)
                 {
                     return ContainerCommandRunner.Refuse(json, refusal);
@@ -112,6 +112,9 @@ internal static partial class KeysCommand
         });
         return command;
     }
+
+    private static string? MissingSlot(ParseResult parse, Option<int?> slot, string action) =>
+        parse.GetValue(slot) is null ? $"keys {action} needs --slot N: the bound key slot ('luksvirt keys list' shows the bindings)" : null;
 
     private static int ReportBinding(string action, ClevisBindingChange change, bool json)
     {

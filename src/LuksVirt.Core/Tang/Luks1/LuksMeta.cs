@@ -122,11 +122,7 @@ internal sealed class LuksMeta
             throw new InvalidOperationException($"LUKSMeta slot {slot} is in use");
         }
 
-        var offset = FindGap(data.Length);
-        RandomAccess.Write(file, data, GapOffset + offset);
-        RandomAccess.FlushToDisk(file);
-        _slots[slot] = new LuksMetaSlot(uuid.ToArray(), offset, (uint)data.Length, Crc32C(data));
-        WriteHeader(file);
+        Place(file, slot, uuid, data);
     }
 
     /// <summary>
@@ -144,13 +140,20 @@ internal sealed class LuksMeta
             throw new InvalidOperationException($"LUKSMeta slot {slot} belongs to another UUID");
         }
 
+        Place(file, slot, uuid, data);
+        RandomAccess.Write(file, new byte[old.Length], GapOffset + old.Offset);
+        RandomAccess.FlushToDisk(file);
+    }
+
+    /// <summary>The data at the first free place (never over another slot's), flushed, and only
+    /// then the header that points <paramref name="slot"/> to it.</summary>
+    private void Place(SafeFileHandle file, int slot, ReadOnlySpan<byte> uuid, ReadOnlySpan<byte> data)
+    {
         var offset = FindGap(data.Length);
         RandomAccess.Write(file, data, GapOffset + offset);
         RandomAccess.FlushToDisk(file);
         _slots[slot] = new LuksMetaSlot(uuid.ToArray(), offset, (uint)data.Length, Crc32C(data));
         WriteHeader(file);
-        RandomAccess.Write(file, new byte[old.Length], GapOffset + old.Offset);
-        RandomAccess.FlushToDisk(file);
     }
 
     /// <summary>Zeroes <paramref name="slot"/>'s data and clears its entry, as luksmeta_wipe does.</summary>

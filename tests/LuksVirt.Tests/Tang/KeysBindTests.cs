@@ -46,6 +46,19 @@ public sealed class KeysBindTests(TwoTangServers servers) : IClassFixture<TwoTan
         Assert.Contains(list.GetProperty("slots").EnumerateArray(), s => s.GetProperty("slot").GetInt32() == 1 && s.GetProperty("holder").GetString() == "network");
     }
 
+    [Fact]
+    public void The_bound_key_is_in_no_file_after_the_bind()
+    {
+        using var container = TestContainer.Create(LuksVersion.Luks1);
+
+        var bind = Bind(container, "tang", Pin(Server));
+
+        Assert.True(bind.ExitCode == 0, bind.StandardError);
+        // The witness: clevis recovers the key LuksVirt generated, after the run.
+        using var key = new TestKey("bound", ClevisLuksPass(container, 1));
+        Assert.Empty(new KeyLeakScanner([key]).ScanFiles(KeyLeakScanner.HostRoots, new HashSet<string>()));
+    }
+
     [Theory]
     [InlineData(LuksVersion.Luks1)]
     [InlineData(LuksVersion.Luks2)]

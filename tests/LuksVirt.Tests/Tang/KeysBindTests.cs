@@ -217,6 +217,29 @@ public sealed class KeysBindTests(TwoTangServers servers) : IClassFixture<TwoTan
         Assert.True(confirmed.ExitCode == 0, confirmed.StandardError);
     }
 
+    [Theory]
+    [InlineData("yes", 0)]
+    [InlineData("no", 2)]
+    public void At_a_terminal_the_thumbprints_are_shown_and_only_yes_binds(string answer, int exitCode)
+    {
+        using var container = TestContainer.Create(LuksVersion.Luks2);
+        var header = container.ReadHeader();
+
+        var bind = AtTerminal(["keys", "bind", "--container", container.Image, "--registry", container.Registry, "--key-file", container.AdminKeyFile,
+            "tang", $$"""{"url":"{{Server.Url}}"}"""], answer);
+
+        Assert.True(bind.ExitCode == exitCode, bind.StandardOutput + bind.StandardError);
+        Assert.Contains(Server.SigningKeyThumbprint, bind.StandardOutput, StringComparison.Ordinal);
+        if (exitCode == 0)
+        {
+            Assert.Matches("(?m)^1: tang ", ClevisLuksList(container));
+        }
+        else
+        {
+            Assert.Equal(header, container.ReadHeader());
+        }
+    }
+
     [Fact]
     public void The_last_slot_that_opens_is_not_unbound()
     {
@@ -271,6 +294,15 @@ public sealed class KeysBindTests(TwoTangServers servers) : IClassFixture<TwoTan
 
         Assert.Equal(LuksVirt.Core.Containers.RollbackOutcome.Verified, failure.Rollback);
         Assert.Equal(header, container.ReadHeader());
+    }
+
+    /// <summary>Runs luksvirt on a pseudo-terminal (util-linux script), typing
+    /// <paramref name="answer"/>; what it wrote to the terminal is the standard output.</summary>
+    private static ToolResult AtTerminal(IEnumerable<string> arguments, string answer)
+    {
+        var (file, prefix) = LuksVirtCli.Command();
+        var command = string.Join(' ', new[] { file }.Concat(prefix).Concat(arguments).Select(a => "'" + a.Replace("'", "'\\''", StringComparison.Ordinal) + "'"));
+        return ToolRunner.Run("script", ["--quiet", "--return", "--command", command, "/dev/null"], Encoding.ASCII.GetBytes(answer + "\n"), TimeSpan.FromMinutes(2));
     }
 
     /// <summary>tang's documented rotation: a new pair, the old keys renamed to hidden .jwk files

@@ -127,8 +127,10 @@ internal sealed class ClevisPinPlan
                 throw new ArgumentException($"the sss configuration nests deeper than {MaxDepth} levels", nameof(configuration));
             }
 
+            // As clevis-encrypt-sss: t is optional and 1 by default; SssEncrypt checks its range.
+            var threshold = 1;
             if (configuration.ValueKind != JsonValueKind.Object
-                || !configuration.TryGetProperty("t", out var t) || t.ValueKind != JsonValueKind.Number || !t.TryGetInt32(out var threshold)
+                || (configuration.TryGetProperty("t", out var t) && (t.ValueKind != JsonValueKind.Number || !t.TryGetInt32(out threshold)))
                 || !configuration.TryGetProperty("pins", out var pins) || pins.ValueKind != JsonValueKind.Object)
             {
                 throw new ArgumentException("the sss configuration is {\"t\":2,\"pins\":{\"tang\":[{\"url\":..},{\"url\":..}]}}, with an integer t and a pins object", nameof(configuration));

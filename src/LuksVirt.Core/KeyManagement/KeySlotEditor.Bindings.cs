@@ -63,7 +63,8 @@ public sealed partial class KeySlotEditor
     }
 
     /// <summary>
-    /// <c>keys unbind</c>: removes the clevis binding of <paramref name="slot"/>, then the slot.
+    /// <c>keys unbind</c>: removes the clevis binding of <paramref name="slot"/>, then the slot
+    /// (a binding whose slot is already gone is just removed).
     /// Refuses a slot without a binding and the last active slot; with an
     /// <paramref name="authorisingKey"/>, refuses one that opens only this slot, and checks that
     /// it still opens afterwards.
@@ -90,9 +91,14 @@ public sealed partial class KeySlotEditor
         return RunChange(authorisingKey, pending =>
         {
             ClevisBindingStore.Remove(_device, ContainerPath, binding);
-            _device.DestroySlot(slot);
-            AfterStep(HeaderChangeStep.DestroySlot);
-            Forget(pending, slot, holder);
+            // A binding left for a slot that is already gone (another tool killed it) is only removed.
+            if (slots[slot].IsUsed)
+            {
+                _device.DestroySlot(slot);
+                AfterStep(HeaderChangeStep.DestroySlot);
+                Forget(pending, slot, holder);
+            }
+
             if (authorisingKey is not null)
             {
                 RequireAuthorisingKey(authorisingKey);

@@ -241,6 +241,20 @@ public sealed class KeysBindTests(TwoTangServers servers) : IClassFixture<TwoTan
     }
 
     [Fact]
+    public void A_LUKS1_binding_whose_slot_another_tool_killed_is_unbound_alone()
+    {
+        using var container = TestContainer.Create(LuksVersion.Luks1);
+        Assert.Equal(0, Bind(container, "tang", Pin(Server)).ExitCode);
+        ToolRunner.Run("cryptsetup", "luksKillSlot", "--batch-mode", container.Image, "1").EnsureSuccess("cryptsetup luksKillSlot");
+
+        var unbind = ContainerCli.Keys(container, "unbind", ["--slot", "1"]);
+
+        Assert.True(unbind.ExitCode == 0, unbind.StandardError);
+        Assert.Matches("(?m)^1 +inactive +empty$", ToolRunner.Run("luksmeta", "show", "-d", container.Image).EnsureSuccess("luksmeta show").StandardOutput);
+        Assert.True(CryptsetupCli.Opens(container.Image, container.AdminKey.Span, 0));
+    }
+
+    [Fact]
     public void The_last_slot_that_opens_is_not_unbound()
     {
         using var container = TestContainer.Create(LuksVersion.Luks2);

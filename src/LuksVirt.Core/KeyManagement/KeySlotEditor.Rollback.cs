@@ -13,8 +13,9 @@ public sealed partial class KeySlotEditor
     /// throws, the copy is written back and verified (byte-identical, and the authorising key
     /// opens), then what lives outside the header is undone: holder registry entries, and the key
     /// file written for a slot that no longer exists. The copy is zeroed when this returns.
+    /// Without an authorising key (unbind without --key-file) the restore is checked byte for byte only.
     /// </summary>
-    private T RunChange<T>(SecretBuffer authorisingKey, Func<PendingChange, T> change)
+    private T RunChange<T>(SecretBuffer? authorisingKey, Func<PendingChange, T> change)
     {
         using var snapshot = HeaderSnapshot.Take(ContainerPath, HeaderBytes);
         var pending = new PendingChange();
@@ -31,7 +32,7 @@ public sealed partial class KeySlotEditor
 
     // Catches everything on purpose: whatever breaks the rollback, the administrator must get the
     // rescue copy and the original error, not a new exception.
-    private SlotChangeFailedException RollBack(HeaderSnapshot snapshot, SecretBuffer authorisingKey, PendingChange pending, Exception error)
+    private SlotChangeFailedException RollBack(HeaderSnapshot snapshot, SecretBuffer? authorisingKey, PendingChange pending, Exception error)
     {
         var failure = $"{ContainerPath}: the key slot change failed: {error.Message}";
         _device.Dispose();
@@ -39,7 +40,10 @@ public sealed partial class KeySlotEditor
         {
             snapshot.RestoreToContainer();
             _device = CryptDevice.Load(ContainerPath);
-            _device.TestKey(authorisingKey.Span);
+            if (authorisingKey is not null)
+            {
+                _device.TestKey(authorisingKey.Span);
+            }
         }
         catch (Exception rollbackError)
         {
@@ -80,7 +84,7 @@ public sealed partial class KeySlotEditor
 
         var rest = leftovers.Count == 0 ? string.Empty : " However: " + string.Join("; ", leftovers) + ".";
         return new SlotChangeFailedException(
-            $"{failure}. Rolled back: the header is byte-identical to before the change and the authorising key opens it.{rest}",
+            $"{failure}. Rolled back: the header is byte-identical to before the change{(authorisingKey is null ? string.Empty : " and the authorising key opens it")}.{rest}",
             error, RollbackOutcome.Verified, null);
     }
 

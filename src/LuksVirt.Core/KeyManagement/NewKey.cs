@@ -34,6 +34,10 @@ public sealed class NewKey
 
     public HolderKeyKind Kind => Passphrase is null ? HolderKeyKind.Generated : HolderKeyKind.Passphrase;
 
+    /// <summary>A generated key that is written nowhere: the key of a clevis binding, which only
+    /// its pin can give back.</summary>
+    internal static NewKey Unwritten { get; } = new(null, null, 0);
+
     public static NewKey Generated(string keysOutDirectory)
     {
         ArgumentException.ThrowIfNullOrEmpty(keysOutDirectory);

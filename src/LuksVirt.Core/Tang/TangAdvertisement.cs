@@ -19,12 +19,21 @@ internal sealed class TangAdvertisement
     private const string VerifyOperation = "verify";
     private const string DeriveKeyOperation = "deriveKey";
 
-    private TangAdvertisement(JsonElement keySet, IReadOnlyList<EcPublicJwk> signingKeys, EcPublicJwk exchangeKey)
+    private readonly IReadOnlyList<JwsSignatureDocument> _signatures;
+    private readonly byte[] _payloadAscii;
+
+    private TangAdvertisement(byte[] jws, JsonElement keySet, IReadOnlyList<EcPublicJwk> signingKeys, EcPublicJwk exchangeKey, IReadOnlyList<JwsSignatureDocument> signatures, byte[] payloadAscii)
     {
+        Jws = jws;
         KeySet = keySet;
         SigningKeys = signingKeys;
         ExchangeKey = exchangeKey;
+        _signatures = signatures;
+        _payloadAscii = payloadAscii;
     }
+
+    /// <summary>The advertisement as received (the JWS JSON): what <c>clevis encrypt</c> accepts as <c>adv</c>.</summary>
+    public byte[] Jws { get; }
 
     /// <summary>The payload as the server wrote it: what clevis puts in a JWE as <c>adv</c>.</summary>
     public JsonElement KeySet { get; }
@@ -101,7 +110,42 @@ internal sealed class TangAdvertisement
             }
         }
 
-        return new TangAdvertisement(keySet, signingKeys, exchangeKey);
+        return new TangAdvertisement(json.ToArray(), keySet, signingKeys, exchangeKey, signatures, payloadAscii);
+    }
+
+    /// <summary>
+    /// True when <paramref name="key"/> signed this advertisement, even though the key set does not
+    /// list it: Tang signs the current advertisement also with a rotated (hidden) signing key when
+    /// asked for <c>/adv/THP</c> of that key, which is how a binding made under the old key learns
+    /// to trust the new keys.
+    /// </summary>
+    public bool IsVouchedForBy(EcPublicJwk key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        return _signatures.Any(signature => Verifies(key, signature, _payloadAscii));
+    }
+
+    /// <summary>The signing keys (key_ops <c>verify</c>) of a JWK Set a clevis JWE carries as <c>adv</c>.</summary>
+    public static IReadOnlyList<EcPublicJwk> SigningKeysOf(JsonElement keySet)
+    {
+        var signing = new List<EcPublicJwk>();
+        foreach (var document in keySet.Deserialize(JoseJsonContext.Default.JwkSetDocument)?.Keys ?? [])
+        {
+            try
+            {
+                var key = EcPublicJwk.FromDocument(document);
+                if (key.Allows(VerifyOperation))
+                {
+                    signing.Add(key);
+                }
+            }
+            catch (FormatException)
+            {
+                // Another entry: only signing keys matter here.
+            }
+        }
+
+        return signing;
     }
 
     /// <summary>True when one of the signing keys has <paramref name="thumbprint"/> (SHA-256 or SHA-1).</summary>

@@ -64,6 +64,25 @@ internal sealed class TangClient : IDisposable
         return advertisement;
     }
 
+    /// <summary>
+    /// The current advertisement of <paramref name="server"/> as signed by
+    /// <paramref name="formerSigningKey"/> (<c>/adv/THP</c>; Tang also signs with a rotated key
+    /// that it keeps hidden). Throws <see cref="TangUntrustedAdvertisementException"/> when the
+    /// server no longer has that key or the signature does not verify.
+    /// </summary>
+    public async Task<TangAdvertisement> FetchAdvertisementVouchedForAsync(TangServerUrl server, EcPublicJwk formerSigningKey, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        ArgumentNullException.ThrowIfNull(formerSigningKey);
+        var thumbprint = formerSigningKey.Thumbprint(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        using var request = new HttpRequestMessage(HttpMethod.Get, server.Advertisement(thumbprint));
+        var body = await SendAsync(request, server, "the advertisement", NoSuchSigningKey, cancellationToken).ConfigureAwait(false);
+        var advertisement = TangAdvertisement.Parse(body, server.Text);
+        return advertisement.IsVouchedForBy(formerSigningKey)
+            ? advertisement
+            : throw new TangUntrustedAdvertisementException($"the advertisement from {server} is not signed by its former signing key {thumbprint}");
+    }
+
     /// <summary>Sends the blinded point of a McCallum-Relyea recovery to the exchange key
     /// <paramref name="keyId"/> and returns the server's answer (checked to be an EC public key on
     /// the request's curve; whether it is on the curve is checked where it is used).</summary>

@@ -19,27 +19,35 @@ internal static class ContainerCommandRunner
         {
             return command();
         }
-        catch (ContainerRefusedException e)
+        catch (Exception e) when (IsReported(e))
         {
-            return Fail(json, ExitCodes.Usage, e.Message);
-        }
-        catch (WrongKeyException e)
-        {
-            return Fail(json, ExitCodes.Failure, $"{e.Message}; check the key given with --key-file. Nothing was changed.");
-        }
-        catch (SlotChangeFailedException e)
-        {
-            return Fail(json, ExitCodes.Failure, e.Message, e.Rollback == RollbackOutcome.Verified ? "verified" : "failed", e.RescueFile);
-        }
-        catch (TimeoutException e)
-        {
-            return Fail(json, ExitCodes.Failure, e.Message);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return Fail(json, ExitCodes.Failure, e.Message);
+            return Report(json, e);
         }
     }
+
+    /// <summary><see cref="Run"/> for commands that talk to the network (keys bind, rebind).</summary>
+    public static async Task<int> RunAsync(bool json, Func<Task<int>> command)
+    {
+        try
+        {
+            return await command().ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsReported(e))
+        {
+            return Report(json, e);
+        }
+    }
+
+    private static bool IsReported(Exception e) =>
+        e is ContainerRefusedException or WrongKeyException or TimeoutException or IOException or UnauthorizedAccessException;
+
+    private static int Report(bool json, Exception e) => e switch
+    {
+        ContainerRefusedException => Fail(json, ExitCodes.Usage, e.Message),
+        WrongKeyException => Fail(json, ExitCodes.Failure, $"{e.Message}; check the key given with --key-file. Nothing was changed."),
+        SlotChangeFailedException failed => Fail(json, ExitCodes.Failure, failed.Message, failed.Rollback == RollbackOutcome.Verified ? "verified" : "failed", failed.RescueFile),
+        _ => Fail(json, ExitCodes.Failure, e.Message),
+    };
 
     /// <summary>A usage mistake found before any work: exit 2.</summary>
     public static int Refuse(bool json, string message) => Fail(json, ExitCodes.Usage, message);

@@ -26,6 +26,7 @@ namespace LuksVirt.Cli;
 [JsonSerializable(typeof(EncryptVmReport))]
 [JsonSerializable(typeof(KeysListReport))]
 [JsonSerializable(typeof(KeysChangeReport))]
+[JsonSerializable(typeof(KeysBindingReport))]
 [JsonSerializable(typeof(HeaderBackupReport))]
 [JsonSerializable(typeof(HeaderRestoreReport))]
 [JsonSerializable(typeof(CommandErrorReport))]

@@ -12,15 +12,18 @@ namespace LuksVirt.Cli;
 /// <c>luksvirt keys list|add|remove|replace --container PATH</c>: key slots with named holders.
 /// The work is done by <see cref="KeySlotEditor"/>; this file only reads options and prints.
 /// </summary>
-internal static class KeysCommand
+internal static partial class KeysCommand
 {
     public static Command Create()
     {
-        var keys = new Command("keys", "List, add, remove and replace the key slots of a LUKS container, each with a named holder.");
+        var keys = new Command("keys", "List, add, remove and replace the key slots of a LUKS container, each with a named holder; bind slots to Tang servers as clevis does.");
         keys.Subcommands.Add(CreateList());
         keys.Subcommands.Add(CreateAdd());
         keys.Subcommands.Add(CreateRemove());
         keys.Subcommands.Add(CreateReplace());
+        keys.Subcommands.Add(CreateBind());
+        keys.Subcommands.Add(CreateUnbind());
+        keys.Subcommands.Add(CreateRebind());
         return keys;
     }
 
@@ -222,7 +225,7 @@ internal static class KeysCommand
         return ExitCodes.Success;
     }
 
-    private static KeysListReport ToReport(KeySlotEditor editor, IReadOnlyList<KeySlotInfo> slots) => new(
+    private static KeysListReport ToReport(KeySlotEditor editor, IReadOnlyList<KeySlotInfo> slots) => new KeysListReport(
         editor.ContainerPath,
         editor.Uuid,
         VersionName(editor.Version),
@@ -233,7 +236,11 @@ internal static class KeysCommand
                 Quorum = QuorumReport.From(s.Holder?.Quorum),
             })
             .ToArray(),
-        slots.Where(s => s.State == KeySlotState.Inactive).Select(s => s.Slot).ToArray());
+        slots.Where(s => s.State == KeySlotState.Inactive).Select(s => s.Slot).ToArray())
+    {
+        Bindings = [.. editor.ListBindings().Select(b => new ClevisBindingReport(b.Slot, b.Location, b.Pin is null ? null : PinReport.From(b.Pin), b.Problem))],
+        ClevisRoom = editor.ClevisRoomProblem,
+    };
 
     private static void PrintSlots(KeySlotEditor editor, IReadOnlyList<KeySlotInfo> slots)
     {
@@ -254,6 +261,7 @@ internal static class KeysCommand
         AnsiConsole.Write(table);
         var free = slots.Where(s => s.State == KeySlotState.Inactive).Select(s => s.Slot).ToList();
         AnsiConsole.MarkupLine(free.Count == 0 ? "[yellow]No free key slot.[/]" : $"Free key slots: {Markup.Escape(DescribeRanges(free))}");
+        PrintBindings(editor);
     }
 
     /// <summary>crypt_keyslot_status as <c>keys list</c> names it.</summary>
@@ -288,7 +296,7 @@ internal static class KeysCommand
         return string.Join(", ", parts);
     }
 
-    /// <summary>Options every keys subcommand takes.</summary>
+    /// <summary>Options every keys subcommand takes (unbind its own optional --key-file).</summary>
     private sealed class CommonOptions
     {
         public Option<string?> Container { get; } = new("--container") { Description = "the LUKS container: image file or block device (required)" };

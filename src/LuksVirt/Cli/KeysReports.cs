@@ -19,7 +19,34 @@ internal sealed record QuorumReport(int Threshold, int Count, string[] Holders, 
         : new QuorumReport(quorum.Threshold, quorum.Count, [.. quorum.Holders], quorum.SplitId, quorum.Describe());
 }
 
-internal sealed record KeysListReport(string Container, string Uuid, string Version, string Holders, KeySlotReport[] Slots, int[] FreeSlots);
+internal sealed record KeysListReport(string Container, string Uuid, string Version, string Holders, KeySlotReport[] Slots, int[] FreeSlots)
+{
+    /// <summary>The clevis bindings (tang, sss...), in clevis's formats.</summary>
+    public ClevisBindingReport[] Bindings { get; init; } = [];
+
+    /// <summary>Only for a LUKS1 container without room for LUKSMeta: why it cannot be bound.</summary>
+    public string? ClevisRoom { get; init; }
+}
+
+/// <summary>A clevis binding in <c>keys list --json</c>: its slot, where it is kept ("clevis token 1",
+/// "LUKSMeta slot 2") and its pin, or the problem that keeps it from being read.</summary>
+internal sealed record ClevisBindingReport(int? Slot, string Location, PinReport? Pin, string? Problem);
+
+/// <summary>A clevis pin: a tang pin's server, an sss pin's threshold and child pins.</summary>
+internal sealed record PinReport(string Pin, string? Url, int? Threshold, PinReport[]? Pins)
+{
+    public static PinReport From(LuksVirt.Core.KeyManagement.ClevisPinInfo pin) =>
+        new(pin.Pin, pin.Url, pin.Threshold, pin.Pins.Count == 0 ? null : [.. pin.Pins.Select(From)]);
+}
+
+/// <summary><c>keys bind|unbind|rebind --json</c>. Rebind also names the Tang exchange keys (kid)
+/// of the old and the new binding.</summary>
+internal sealed record KeysBindingReport(string Action, string Container, int Slot, string? Holder, string Location, PinReport Pin)
+{
+    public string[]? OldKeyIds { get; init; }
+
+    public string[]? NewKeyIds { get; init; }
+}
 
 /// <summary><c>keys add|remove|replace --json</c>.</summary>
 internal sealed record KeysChangeReport(string Action, string Container, string? Holder, int? AddedSlot, int? RemovedSlot, string? KeyFile)

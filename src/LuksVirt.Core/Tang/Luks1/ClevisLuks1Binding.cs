@@ -63,6 +63,16 @@ internal sealed class ClevisLuks1Binding
         meta.Save(container, keySlot, [.. ClevisUuid], Encoding.ASCII.GetBytes(jwe.ToCompact()));
     }
 
+    /// <summary>Puts <paramref name="jwe"/> in place of the clevis binding of
+    /// <paramref name="keySlot"/>, the old one valid until the new one is in force
+    /// (<see cref="LuksMeta.Replace"/>).</summary>
+    public static void Replace(SafeFileHandle container, int keySlot, ClevisJwe jwe)
+    {
+        ArgumentNullException.ThrowIfNull(jwe);
+        var meta = LuksMeta.Read(container) ?? throw new InvalidOperationException("the container has no LUKSMeta");
+        meta.Replace(container, keySlot, [.. ClevisUuid], Encoding.ASCII.GetBytes(jwe.ToCompact()));
+    }
+
     /// <summary>Removes the clevis binding of <paramref name="keySlot"/> (its data zeroed), as
     /// clevis luks unbind does before killing the key slot.</summary>
     public static void Remove(SafeFileHandle container, int keySlot)

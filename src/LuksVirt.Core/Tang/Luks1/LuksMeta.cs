@@ -122,6 +122,33 @@ internal sealed class LuksMeta
             throw new InvalidOperationException($"LUKSMeta slot {slot} is in use");
         }
 
+        Place(file, slot, uuid, data);
+    }
+
+    /// <summary>
+    /// Replaces the data of the used <paramref name="slot"/> without a moment in which the slot
+    /// holds neither: the new data goes to a free place first (never over the old), then the
+    /// header is rewritten to point to it (one write of 272 bytes, inside one 512-byte sector),
+    /// and only then is the old data zeroed. A crash before the header write leaves the old data
+    /// in force (the new bytes sit in unused space); after it, the new.
+    /// </summary>
+    public void Replace(SafeFileHandle file, int slot, ReadOnlySpan<byte> uuid, ReadOnlySpan<byte> data)
+    {
+        var old = _slots[slot] ?? throw new InvalidOperationException($"LUKSMeta slot {slot} is empty: nothing to replace");
+        if (!old.Uuid.AsSpan().SequenceEqual(uuid))
+        {
+            throw new InvalidOperationException($"LUKSMeta slot {slot} belongs to another UUID");
+        }
+
+        Place(file, slot, uuid, data);
+        RandomAccess.Write(file, new byte[old.Length], GapOffset + old.Offset);
+        RandomAccess.FlushToDisk(file);
+    }
+
+    /// <summary>The data at the first free place (never over another slot's), flushed, and only
+    /// then the header that points <paramref name="slot"/> to it.</summary>
+    private void Place(SafeFileHandle file, int slot, ReadOnlySpan<byte> uuid, ReadOnlySpan<byte> data)
+    {
         var offset = FindGap(data.Length);
         RandomAccess.Write(file, data, GapOffset + offset);
         RandomAccess.FlushToDisk(file);

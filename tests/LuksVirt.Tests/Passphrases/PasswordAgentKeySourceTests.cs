@@ -100,25 +100,26 @@ public sealed class PasswordAgentKeySourceTests : IDisposable
         Assert.Empty(Directory.GetFileSystemEntries(_dir.Path));
     }
 
-    [Fact]
-    public async Task A_passphrase_QEMU_cannot_take_is_refused_with_that_reason_and_asked_again()
+    [Theory]
+    [InlineData(new byte[] { 0xff, 0xfe, (byte)'A' }, "That passphrase is not UTF-8 text (or it holds a NUL), which QEMU's LUKS driver cannot take")]
+    [InlineData(new byte[0], "That passphrase was empty")]
+    public async Task A_passphrase_that_cannot_serve_is_refused_with_the_reason_and_asked_again(byte[] answer, string reason)
     {
         await using var batches = Present(3, _limit.Token);
         var next = batches.MoveNextAsync().AsTask();
-        MinimalPasswordAgent.Answer(await _agent.WaitForRequestAsync(Question + ":"), [0xff, 0xfe, (byte)'A']);
+        MinimalPasswordAgent.Answer(await _agent.WaitForRequestAsync(Question + ":"), answer);
         Assert.True(await next);
         using (var refused = batches.Current)
         {
             Assert.Empty(refused.Keys);
             var rejected = Assert.Single(refused.Report.Rejected);
             Assert.Equal("password agent (attempt 1)", rejected.Name);
-            Assert.Contains("not UTF-8", rejected.Reason, StringComparison.Ordinal);
-            Assert.Contains("QEMU", rejected.Reason, StringComparison.Ordinal);
+            Assert.StartsWith(reason, rejected.Reason, StringComparison.Ordinal);
         }
 
         next = batches.MoveNextAsync().AsTask();
         var again = await _agent.WaitForRequestAsync("(attempt 2 of 3)");
-        Assert.StartsWith("That passphrase is not UTF-8 text", again.Message, StringComparison.Ordinal);
+        Assert.StartsWith(reason, again.Message, StringComparison.Ordinal);
         MinimalPasswordAgent.Answer(again, TerminalSession.Typed(Right));
         Assert.True(await next);
         using var batch = batches.Current;

@@ -78,9 +78,15 @@ internal sealed class AskPasswordRequest : IDisposable
             var temporary = "tmp." + suffix;
             var final = "ask." + suffix;
             PosixFile.CreateExclusive(Path.Combine(directory, temporary), Encoding.UTF8.GetBytes(content), AskFileMode);
-            using (var handle = PosixFile.OpenDirectoryNoFollow(directory))
+            try
             {
+                using var handle = PosixFile.OpenDirectoryNoFollow(directory);
                 PosixLink.RenameAt(handle, temporary, final);
+            }
+            catch
+            {
+                File.Delete(Path.Combine(directory, temporary));
+                throw;
             }
 
             return new AskPasswordRequest(socket, Path.Combine(directory, final));

@@ -12,33 +12,6 @@ namespace LuksVirt.Tests.Passphrases;
 [Collection(LibvirtdFixture.CollectionName)]
 public sealed class AskInterruptTests(LibvirtdFixture libvirtd) : IDisposable
 {
-    /// <summary>Runs argv[1:] on a pseudo-terminal as its controlling terminal, types Ctrl-C (and
-    /// nothing else) once a prompt ending in ":" shows, and after the program exits reopens the
-    /// terminal to report whether it echoes.</summary>
-    private const string CtrlCAtThePrompt = """
-        import os, sys, termios, fcntl
-        master, slave = os.openpty()
-        name = os.ttyname(slave)
-        pid = os.fork()
-        if pid == 0:
-            os.setsid(); fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-            for fd in (0, 1, 2): os.dup2(slave, fd)
-            os.close(master); os.close(slave)
-            os.execvp(sys.argv[1], sys.argv[1:])
-        os.close(slave)
-        seen, sent = b"", False
-        while True:
-            try: chunk = os.read(master, 4096)
-            except OSError: chunk = b""
-            if not chunk: break
-            seen += chunk
-            if not sent and seen.rstrip().endswith(b":"): os.write(master, b"\x03"); sent = True
-        status = os.waitpid(pid, 0)[1]
-        echo = termios.tcgetattr(os.open(name, os.O_RDWR | os.O_NOCTTY))[3] & termios.ECHO != 0
-        sys.stdout.buffer.write(seen + b"\necho after exit: " + str(echo).encode() + b"\n")
-        sys.exit(os.waitstatus_to_exitcode(status))
-        """;
-
     private readonly UnlockScenario _scenario = new(libvirtd);
 
     public void Dispose() => _scenario.Dispose();
@@ -50,8 +23,8 @@ public sealed class AskInterruptTests(LibvirtdFixture libvirtd) : IDisposable
         var guest = s.Guests.Define(EncryptedGuests.UniqueName("askint"), s.Guests.CreateDisk("askint-d0", "vda", new Dictionary<int, TestKey> { [1] = s.NewKey("alice") }));
         var (file, prefix) = LuksVirtCli.Command();
 
-        // The limit only guards against a hang (a read that waits for Enter); it is not a measured timing.
-        var result = ToolRunner.Run("python3", ["-c", CtrlCAtThePrompt, file, .. prefix, .. s.UnlockArguments("--ask", "--no-tang")], timeout: TimeSpan.FromMinutes(1));
+        // Ctrl-C and nothing else: a read that waits for Enter hangs until the typist's limit.
+        var result = PseudoTerminalTypist.Run($"Passphrase for {guest.Name}: ", [0x03], [file, .. prefix, .. s.UnlockArguments("--ask", "--no-tang")]);
 
         Assert.Equal(1, result.ExitCode);
         Assert.Contains($"Passphrase for {guest.Name}: ", result.StandardOutput, StringComparison.Ordinal);

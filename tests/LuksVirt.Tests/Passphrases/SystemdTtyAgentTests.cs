@@ -19,24 +19,6 @@ public sealed class SystemdTtyAgentTests : IDisposable
     /// <summary>Runs the agent (argv after "sh") with the request directory ($0) mounted where it looks.</summary>
     private const string InNamespace = "mount --bind \"$0\" " + PasswordAgentKeySource.SystemDirectory + " && exec \"$@\"";
 
-    /// <summary>Starts a command on a pseudo-terminal of its own (its controlling terminal), types
-    /// standard input's bytes once the screen shows argv[1], and prints all the screen showed.</summary>
-    private const string TypeWhenShown = """
-        import os, pty, sys
-        marker, answer, typed, seen = sys.argv[1].encode(), sys.stdin.buffer.read(), False, b""
-        pid, fd = pty.fork()
-        if pid == 0:
-            os.execvp(sys.argv[2], sys.argv[2:])
-        while True:
-            try: chunk = os.read(fd, 4096)
-            except OSError: chunk = b""
-            if not chunk: break
-            seen += chunk
-            if not typed and marker in seen: os.write(fd, answer); typed = True
-        sys.stdout.buffer.write(seen)
-        sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
-        """;
-
     private readonly TempDirectory _dir = new("ask");
     private readonly string _guest = "agent-" + Guid.NewGuid().ToString("N")[..8];
     private readonly CancellationTokenSource _limit = new(TimeSpan.FromMinutes(2));
@@ -66,12 +48,13 @@ public sealed class SystemdTtyAgentTests : IDisposable
         await new MinimalPasswordAgent(_dir.Path).WaitForRequestAsync(_guest);
 
         var screen = await Task.Run(() => ToolRunner.Run("unshare",
-            ["--mount", "sh", "-c", InNamespace, _dir.Path, "python3", "-c", TypeWhenShown, _guest, Agent, "--query"],
-            TerminalSession.Typed(Typed + "\n")));
+            ["--mount", "sh", "-c", InNamespace, _dir.Path, .. PseudoTerminalTypist.Arguments(_guest, [Agent, "--query"])],
+            TerminalSession.Typed(Typed + "\n"), TimeSpan.FromMinutes(2)));
 
         Assert.True(screen.ExitCode == 0, screen.StandardError + screen.StandardOutput);
         Assert.Contains($"LuksVirt: passphrase for guests {_guest}:", screen.StandardOutput, StringComparison.Ordinal);
         Assert.DoesNotContain(Typed, screen.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("echo after exit: True", screen.StandardOutput, StringComparison.Ordinal);
         Assert.True(await next);
         using var batch = batches.Current;
         Assert.Equal(TerminalSession.Typed(Typed), Assert.Single(batch.Keys).Secret.Span.ToArray());

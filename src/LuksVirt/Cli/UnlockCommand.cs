@@ -21,6 +21,10 @@ internal static class UnlockCommand
         {
             Description = "also ask for a passphrase on the terminal (echo off; up to 3 tries; one passphrase is tried on every disk still locked)",
         };
+        var askAgent = new Option<bool>("--ask-agent")
+        {
+            Description = $"also ask for a passphrase through systemd's password agents ({PasswordAgentKeySource.SystemDirectory}; answer with systemd-tty-ask-password-agent --query; up to 3 tries)",
+        };
         var noTang = new Option<bool>("--no-tang")
         {
             Description = "do not ask Tang servers for the keys of containers bound with clevis (no network)",
@@ -30,28 +34,30 @@ internal static class UnlockCommand
         command.Options.Add(keys);
         command.Options.Add(noTang);
         command.Options.Add(ask);
+        command.Options.Add(askAgent);
         run.AddTo(command);
         command.SetAction((parse, cancellationToken) =>
         {
             var directory = parse.GetValue(keys)!;
             var keysGiven = parse.GetResult(keys) is { Implicit: false };
             return UnlockCommandRun.RunAsync(run.Bind(parse, global), parse.GetValue(global.Log)!, parse.GetValue(run.Json),
-                Sources(directory, keysGiven, tang: !parse.GetValue(noTang), ask: parse.GetValue(ask)), cancellationToken);
+                Sources(directory, keysGiven, tang: !parse.GetValue(noTang), ask: parse.GetValue(ask), askAgent: parse.GetValue(askAgent)), cancellationToken);
         });
         return command;
     }
 
     /// <summary>
     /// The key directory first (it answers at once), then the Tang bindings (they wait for the
-    /// network), then a person at the terminal (asked only for what is still locked). The default
+    /// network), then a person at the terminal, then one answering through systemd's password
+    /// agents (each asked only for what is still locked). The default
     /// directory is read only when it exists or when nothing else is asked for, so that a host
     /// whose disks open by Tang or passphrase needs no key directory at all, while a directory
     /// named with <c>--keys</c> that is unusable still refuses the run.
     /// </summary>
-    private static IKeySource[] Sources(string directory, bool keysGiven, bool tang, bool ask)
+    private static IKeySource[] Sources(string directory, bool keysGiven, bool tang, bool ask, bool askAgent)
     {
         var sources = new List<IKeySource>();
-        if (keysGiven || !(tang || ask) || Directory.Exists(directory))
+        if (keysGiven || !(tang || ask || askAgent) || Directory.Exists(directory))
         {
             sources.Add(new KeyDirectorySource(directory));
         }
@@ -64,6 +70,11 @@ internal static class UnlockCommand
         if (ask)
         {
             sources.Add(new TerminalPassphraseSource());
+        }
+
+        if (askAgent)
+        {
+            sources.Add(new PasswordAgentKeySource());
         }
 
         return [.. sources];

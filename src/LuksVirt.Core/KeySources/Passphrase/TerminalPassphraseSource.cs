@@ -41,8 +41,10 @@ public sealed class TerminalPassphraseSource : IKeySource
             throw new NoTerminalException($"--ask needs a terminal to ask on ({e.Message}): run it from a console or over ssh -t, or present key files", e);
         }
 
-        // Unbuffered: no copy of a typed byte stays in a stream's buffer.
+        // Unbuffered: no copy of a typed byte stays in a stream's buffer. Reads wait in poll, so
+        // that Ctrl-C at the prompt ends the run instead of waiting for Enter.
         using var stream = new FileStream(terminal, FileAccess.ReadWrite, bufferSize: 0);
+        using var reader = new InterruptibleReader(terminal, TerminalPath);
         using (terminal)
         {
             var waiting = context.Containers.SelectMany(c => c.Guests).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
@@ -52,7 +54,7 @@ public sealed class TerminalPassphraseSource : IKeySource
                 var prompt = attempt == 1
                     ? $"Passphrase for {(waiting.Count == 0 ? "the locked disks" : string.Join(", ", waiting))}: "
                     : $"That passphrase opened nothing more. Passphrase (attempt {attempt} of {MaxAttempts}): ";
-                if (ReadPassphrase(terminal, stream, prompt) is not { } passphrase)
+                if (ReadPassphrase(terminal, stream, reader, prompt, cancellationToken) is not { } passphrase)
                 {
                     continue;
                 }
@@ -66,8 +68,9 @@ public sealed class TerminalPassphraseSource : IKeySource
     }
 
     /// <summary>One line typed with echo off, or null (said on the terminal) for an empty line or
-    /// a passphrase that cannot serve QEMU's native LUKS driver (not UTF-8, or with a NUL).</summary>
-    private static SecretBuffer? ReadPassphrase(SafeFileHandle terminal, FileStream stream, string prompt)
+    /// a passphrase that cannot serve QEMU's native LUKS driver (not UTF-8, or with a NUL).
+    /// Cancellation (Ctrl-C) throws <see cref="OperationCanceledException"/> with echo restored.</summary>
+    private static SecretBuffer? ReadPassphrase(SafeFileHandle terminal, FileStream stream, InterruptibleReader reader, string prompt, CancellationToken cancellationToken)
     {
         using var line = SecretBuffer.Allocate(MaxPassphraseBytes + 1);
         var length = 0;
@@ -79,7 +82,7 @@ public sealed class TerminalPassphraseSource : IKeySource
             Span<byte> one = stackalloc byte[1];
             while (true)
             {
-                if (stream.Read(one) == 0 || one[0] == (byte)'\n')
+                if (reader.Read(one, cancellationToken) == 0 || one[0] == (byte)'\n')
                 {
                     break;
                 }

@@ -53,6 +53,9 @@ cleanup() {
   done
   ((${#iptables_rule[@]})) && iptables -D "${iptables_rule[@]}"
   for pid in "${socat_pids[@]}" $blackhole_pid; do
+    # socat's connection children (each with its tangd) first: a half-open connection would
+    # otherwise keep one waiting after the listener is gone.
+    pkill -TERM -P "$pid" 2>/dev/null
     kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
   done
   rm -rf "$root"

@@ -11,7 +11,7 @@ packages=(
   dosfstools mtools fdisk util-linux
   libssl3 procps systemd strace
   dpkg-dev fakeroot lintian scdoc bash-completion man-db prometheus-node-exporter prometheus
-  tang clevis clevis-luks jose luksmeta socat python3
+  tang clevis clevis-luks jose luksmeta socat python3 jq iptables
 )
 
 missing=()

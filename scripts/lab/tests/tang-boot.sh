@@ -6,7 +6,8 @@
 # lab's binary) is started by systemd as PID 1, as at boot, while the Tang server is down: the
 # guest stays off and the service says it will try again. The server comes up: the watch's
 # retry opens the mapping and starts the guest with nobody present. Then, server up, a locked
-# host whose service (re)starts runs its guest again: the boot case.
+# host whose service (re)starts runs its guest again: the boot case. Last, the other direction:
+# a container bound by `luksvirt keys bind` is opened by clevis's own `clevis luks unlock`.
 . "$LAB_REPO/scripts/lab/lib.sh"
 check_eq pid1-systemd "PID 1 is systemd" systemd "$(cat /proc/1/comm)"
 port=8765 url=http://127.0.0.1:8765
@@ -58,3 +59,14 @@ echo "LAB-TIME service-start-to-running $(echo "$(date +%s.%N) - $t0" | bc)"
 check_eq running-at-start "at the service's start, guest web runs with nobody present" running "$(virsh -q domstate web 2>&1)"
 check no-key-in-log "the log holds no key material (no JWE, no 'pass')" sh -c "! grep -qiE 'eyJ|\"k\":' /var/log/luksvirt.log"
 systemctl stop luksvirt.service
+
+# The other direction, on dm-crypt: LuksVirt binds, clevis opens.
+head -c 64 /dev/urandom >/tmp/other.key
+make_container /tmp/other.luks /tmp/other.key
+check luksvirt-bind "luksvirt keys bind tang on a LUKS2 container" \
+  "$LUKSVIRT" keys bind --container /tmp/other.luks --key-file /tmp/other.key --yes tang "{\"url\":\"$url\"}"
+cat /tmp/check.out
+check clevis-lists "clevis luks list shows LuksVirt's binding" sh -c "clevis luks list -d /tmp/other.luks | grep -q '$url'"
+check clevis-unlocks "clevis luks unlock opens the container LuksVirt bound" clevis luks unlock -d /tmp/other.luks -n lab-clevis-open
+check clevis-mapping "the mapping clevis made is active" cryptsetup status lab-clevis-open
+cryptsetup close lab-clevis-open 2>/dev/null || true

@@ -78,7 +78,7 @@ public sealed class UsbServiceEndToEndTests(LibvirtdFixture libvirtd) : IDisposa
         });
 
         using var loop = LoopDevice.Attach(stick.Path);
-        await WaitForStateAsync(watch, DomainState.Running, db, web);
+        await watch.WaitForGuestsAsync(libvirtd, DomainState.Running, Bound, db, web);
         var finished = await watch.WaitForLineAsync($"{loop.Name}: unlock finished", Bound);
         await scanning.CancelAsync();
         var (processHits, scans) = await processScans;
@@ -118,11 +118,11 @@ public sealed class UsbServiceEndToEndTests(LibvirtdFixture libvirtd) : IDisposa
         await watch.WaitReadyAsync(Bound);
 
         using var loop = LoopDevice.Attach(stick.Path);
-        await WaitForStateAsync(watch, DomainState.Running, db, web);
+        await watch.WaitForGuestsAsync(libvirtd, DomainState.Running, Bound, db, web);
         var finished = await watch.WaitForLineAsync($"{loop.Name}: unlock finished", Bound);
         loop.Detach();
 
-        await WaitForStateAsync(watch, DomainState.Shutoff, db, web);
+        await watch.WaitForGuestsAsync(libvirtd, DomainState.Shutoff, Bound, db, web);
         var locked = await watch.WaitForLineAsync($"{loop.Name}: lock finished", Bound, from: finished);
         Assert.Contains("all locked", watch.Lines[locked], StringComparison.Ordinal);
         Assert.False(_scenario.Guests.HasAnySecret(db));
@@ -140,7 +140,7 @@ public sealed class UsbServiceEndToEndTests(LibvirtdFixture libvirtd) : IDisposa
         using var one = LoopDevice.Attach(first.Path);
         await watch.WaitForLineAsync($"{one.Name}: 1 key(s) read", Bound);
         using var two = LoopDevice.Attach(second.Path);
-        await WaitForStateAsync(watch, DomainState.Running, db, web);
+        await watch.WaitForGuestsAsync(libvirtd, DomainState.Running, Bound, db, web);
 
         var oneFinished = await watch.WaitForLineAsync($"{one.Name}: unlock finished", Bound);
         var twoAppeared = await watch.WaitForLineAsync($"{two.Name}: medium appeared", Bound);
@@ -180,30 +180,6 @@ public sealed class UsbServiceEndToEndTests(LibvirtdFixture libvirtd) : IDisposa
 
     private WatchProcess StartWatch(bool abstractNotifySocket, params string[] extra) =>
         WatchProcess.Start(_scenario.Directory, ["--device-filter", "loop", .. _scenario.ScopeArguments(), .. extra], abstractNotifySocket);
-
-    /// <summary>As <see cref="WaitForStateAsync(DomainState, TestGuest[])"/>, with the watch's own
-    /// log in the failure message.</summary>
-    private async Task WaitForStateAsync(WatchProcess watch, DomainState state, params TestGuest[] guests)
-    {
-        try
-        {
-            await WaitForStateAsync(state, guests);
-        }
-        catch (TimeoutException e)
-        {
-            throw new TimeoutException($"{e.Message}\nluksvirt watch said:\n{string.Join('\n', watch.Lines)}", e);
-        }
-    }
-
-    private async Task WaitForStateAsync(DomainState state, params TestGuest[] guests)
-    {
-        using var connection = libvirtd.Open();
-        foreach (var guest in guests)
-        {
-            using var domain = connection.LookupDomainByName(guest.Name);
-            await connection.WaitForDomainStateAsync(domain, state, Bound);
-        }
-    }
 
     /// <summary>The running domain's id: a restart would give it a new one.</summary>
     private int DomainId(TestGuest guest)

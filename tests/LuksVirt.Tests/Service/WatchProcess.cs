@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
+using LuksVirt.Interop.Libvirt;
 using LuksVirt.Tests.Infrastructure;
 
 namespace LuksVirt.Tests.Service;
@@ -149,6 +150,26 @@ public sealed class WatchProcess : IDisposable
 
     public Task<int> WaitForLineAsync(string contains, TimeSpan timeout, int from = 0) =>
         WaitForLineAsync(line => line.Contains(contains, StringComparison.Ordinal), timeout, from);
+
+    /// <summary>Waits until each guest is in <paramref name="state"/> (libvirt's events, not
+    /// polling); on time-out the failure carries this watch's own log.</summary>
+    public async Task WaitForGuestsAsync(LibvirtdFixture libvirtd, DomainState state, TimeSpan timeout, params TestGuest[] guests)
+    {
+        ArgumentNullException.ThrowIfNull(libvirtd);
+        using var connection = libvirtd.Open();
+        foreach (var guest in guests)
+        {
+            using var domain = connection.LookupDomainByName(guest.Name);
+            try
+            {
+                await connection.WaitForDomainStateAsync(domain, state, timeout);
+            }
+            catch (TimeoutException e)
+            {
+                throw new TimeoutException($"{e.Message}\nluksvirt watch said:\n{Log}", e);
+            }
+        }
+    }
 
     /// <summary>SIGTERM, as systemctl stop sends; returns the exit code.</summary>
     public int Terminate(TimeSpan timeout)

@@ -42,7 +42,7 @@ public sealed class WatchQuorumTests(LibvirtdFixture libvirtd, ITestOutputHelper
 
         var clock = Stopwatch.StartNew();
         using var second = LoopDevice.Attach(carol.Path);
-        await WaitForStateAsync(watch, DomainState.Running, guest);
+        await watch.WaitForGuestsAsync(libvirtd, DomainState.Running, Bound, guest);
         output.WriteLine($"from the second share's stick attached to the guest running: {clock.Elapsed.TotalSeconds:0.00} s");
         var finished = await watch.WaitForLineAsync($"{second.Name}: unlock finished", Bound);
 
@@ -116,18 +116,4 @@ public sealed class WatchQuorumTests(LibvirtdFixture libvirtd, ITestOutputHelper
 
     private WatchProcess StartWatch(params string[] extra) =>
         WatchProcess.Start(_scenario.Directory, ["--device-filter", "loop", "--tang-retry", "0", .. _scenario.ScopeArguments(), .. extra]);
-
-    private async Task WaitForStateAsync(WatchProcess watch, DomainState state, TestGuest guest)
-    {
-        using var connection = libvirtd.Open();
-        using var domain = connection.LookupDomainByName(guest.Name);
-        try
-        {
-            await connection.WaitForDomainStateAsync(domain, state, Bound);
-        }
-        catch (TimeoutException e)
-        {
-            throw new TimeoutException($"{e.Message}\nluksvirt watch said:\n{watch.Log}", e);
-        }
-    }
 }

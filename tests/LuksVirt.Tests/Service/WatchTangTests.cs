@@ -37,7 +37,7 @@ public sealed class WatchTangTests(LibvirtdFixture libvirtd, ITestOutputHelper o
         output.WriteLine(watch.Log);
 
         server.Restart();
-        await WaitForStateAsync(watch, DomainState.Running, guest);
+        await watch.WaitForGuestsAsync(libvirtd, DomainState.Running, Bound, guest);
         var finished = await watch.WaitForLineAsync("Tang: unlock finished", Bound, from: retry);
 
         Assert.Contains("(1 started, 0 already running)", watch.Lines[finished], StringComparison.Ordinal);
@@ -61,7 +61,7 @@ public sealed class WatchTangTests(LibvirtdFixture libvirtd, ITestOutputHelper o
         Assert.DoesNotContain(watch.Lines, l => l.Contains("trying again", StringComparison.Ordinal));
 
         using var loop = LoopDevice.Attach(stick.Path);
-        await WaitForStateAsync(watch, DomainState.Running, guest);
+        await watch.WaitForGuestsAsync(libvirtd, DomainState.Running, Bound, guest);
         var finished = await watch.WaitForLineAsync($"{loop.Name}: unlock finished", Bound);
 
         Assert.Contains("(1 started, 0 already running)", watch.Lines[finished], StringComparison.Ordinal);
@@ -70,18 +70,4 @@ public sealed class WatchTangTests(LibvirtdFixture libvirtd, ITestOutputHelper o
 
     private WatchProcess StartWatch(params string[] extra) =>
         WatchProcess.Start(_scenario.Directory, ["--device-filter", "loop", .. _scenario.ScopeArguments(), .. extra]);
-
-    private async Task WaitForStateAsync(WatchProcess watch, DomainState state, TestGuest guest)
-    {
-        using var connection = libvirtd.Open();
-        using var domain = connection.LookupDomainByName(guest.Name);
-        try
-        {
-            await connection.WaitForDomainStateAsync(domain, state, Bound);
-        }
-        catch (TimeoutException e)
-        {
-            throw new TimeoutException($"{e.Message}\nluksvirt watch said:\n{watch.Log}", e);
-        }
-    }
 }

@@ -158,26 +158,56 @@ public sealed class UnlockEngine(UnlockOptions options, ActivityLog log)
         return last;
     }
 
-    /// <summary>For the sources' context: the containers of the guests in scope that are not
-    /// running, from the configuration this run checked (empty when libvirt cannot be asked: the
-    /// run reports that itself).</summary>
+    /// <summary>
+    /// The containers of the guests in scope that do not run, as a run's key sources see them
+    /// (<see cref="KeySourceContext"/>), for a caller that asks a person before any run (the
+    /// watch's password-agent request) and checks whether anyone still waits. Null when it cannot
+    /// tell: the inputs are refused (logged) or libvirt cannot be asked.
+    /// </summary>
+    public IReadOnlyList<ContainerInScope>? WaitingContainers()
+    {
+        if (CheckInputs() is not null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return LoadWaitingContainers();
+        }
+        catch (Exception e) when (e is LibvirtException or ConfigurationException or UnknownGuestException)
+        {
+            // The domains changed since the check, or libvirt went away: ask again later.
+            return null;
+        }
+    }
+
+    /// <summary>For the sources' context: <see cref="LoadWaitingContainers"/>, empty when libvirt
+    /// cannot be asked (the run reports that itself).</summary>
     private IReadOnlyList<ContainerInScope> ContainersInScope()
     {
         try
         {
-            using var connection = LibvirtConnection.Open(options.ConnectUri);
-            using var quiet = new ActivityLog(null, null);
-            var inventory = LiveInventory.Load(connection, _config!, options.VmNames, quiet);
-            return [.. inventory.Guests
-                .Where(guest => !IsRunning(connection, guest.Uuid))
-                .SelectMany(guest => guest.Disks.Select(disk => (disk.ContainerPath, guest.Name)))
-                .GroupBy(d => d.ContainerPath, StringComparer.Ordinal)
-                .Select(g => new ContainerInScope(g.Key, [.. g.Select(d => d.Name).Distinct(StringComparer.Ordinal)]))];
+            return LoadWaitingContainers();
         }
         catch (LibvirtException)
         {
             return [];
         }
+    }
+
+    /// <summary>The containers of the guests in scope that are not running, from the
+    /// configuration <see cref="CheckInputs"/> checked.</summary>
+    private IReadOnlyList<ContainerInScope> LoadWaitingContainers()
+    {
+        using var connection = LibvirtConnection.Open(options.ConnectUri);
+        using var quiet = new ActivityLog(null, null);
+        var inventory = LiveInventory.Load(connection, _config!, options.VmNames, quiet);
+        return [.. inventory.Guests
+            .Where(guest => !IsRunning(connection, guest.Uuid))
+            .SelectMany(guest => guest.Disks.Select(disk => (disk.ContainerPath, guest.Name)))
+            .GroupBy(d => d.ContainerPath, StringComparer.Ordinal)
+            .Select(g => new ContainerInScope(g.Key, [.. g.Select(d => d.Name).Distinct(StringComparer.Ordinal)]))];
     }
 
     private static bool IsRunning(LibvirtConnection connection, Guid uuid)

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using LuksVirt.Core.Devices;
+using LuksVirt.Core.KeySources.Passphrase;
 using LuksVirt.Core.KeySources.Quorum;
 using LuksVirt.Core.Logging;
 using LuksVirt.Core.Runs;
@@ -47,6 +48,10 @@ internal static class WatchCommand
             Description = "minutes after start-up during which Tang bindings that give no key (network or server not up yet) are tried again, with growing pauses up to a minute; 0: try once",
             DefaultValueFactory = _ => 15,
         };
+        var askPassword = new Option<bool>("--ask-password")
+        {
+            Description = $"when guests stay off after start-up (no stick, no Tang), ask for a passphrase through systemd's password agents ({PasswordAgentKeySource.SystemDirectory}; answer with systemd-tty-ask-password-agent --query); withdrawn once they run",
+        };
         var command = new Command("watch", "the service: unlock whenever a USB key stick is plugged in (kernel uevents, no udev needed), and by the Tang bindings at start-up");
         command.Options.Add(filter);
         command.Options.Add(lockOnRemoval);
@@ -57,6 +62,7 @@ internal static class WatchCommand
         command.Options.Add(metricsInterval);
         command.Options.Add(quorumWindow);
         command.Options.Add(tangRetry);
+        command.Options.Add(askPassword);
         command.SetAction(async (parse, cancellationToken) =>
         {
             ProcessHardening.DisableDumping();
@@ -100,6 +106,7 @@ internal static class WatchCommand
                 MetricsInterval = TimeSpan.FromSeconds(parse.GetValue(metricsInterval)),
                 QuorumWindow = Duration.TryParse(parse.GetValue(quorumWindow), out var window) ? window : QuorumShareWindow.DefaultLength,
                 NetworkRetryFor = TimeSpan.FromMinutes(parse.GetValue(tangRetry)),
+                AskPassword = parse.GetValue(askPassword),
             };
 
             using var stopping = StopSignals.Listen(cancellationToken);

@@ -38,6 +38,17 @@ internal sealed record WatchOptions
     /// <summary>How long one request to one Tang server may take.</summary>
     public TimeSpan TangTimeout { get; init; } = LuksVirt.Core.KeySources.Tang.TangKeySource.DefaultTimeout;
 
+    /// <summary>When guests stay off after start-up, ask for a passphrase through systemd's
+    /// password agents.</summary>
+    public bool AskPassword { get; init; }
+
+    /// <summary>How often, while the passphrase request stands, the service checks whether the
+    /// guests were started another way.</summary>
+    public TimeSpan PasswordRequestCheck { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The pause after a request's attempts are used up before it is posted again.</summary>
+    public TimeSpan PasswordRequestPause { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How often the metrics file is rewritten besides after each run.</summary>
     public TimeSpan MetricsInterval { get; init; } = TimeSpan.FromSeconds(60);
 }

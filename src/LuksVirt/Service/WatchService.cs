@@ -52,6 +52,7 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
     private ChannelWriter<WatchWork>? _queue;
     private CancellationToken _stopping;
     private MetricsFile? _metrics;
+    private WatchPasswordRequest? _passwordRequest;
 
     /// <summary>What the worker does next: a stick came or went, the Tang bindings are due, or
     /// the quorum window may have expired.</summary>
@@ -62,6 +63,13 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
     private sealed record NetworkRound : WatchWork;
 
     private sealed record ShareWindowCheck : WatchWork;
+
+    /// <summary>The start-up work is done: with --ask-password, guests still off are asked for.</summary>
+    private sealed record StartUpDone : WatchWork;
+
+    /// <summary>A passphrase answered at a password agent, to run like a stick's keys; the run
+    /// owns <paramref name="Answer"/>. <paramref name="EveryGuestRuns"/> is completed when done.</summary>
+    private sealed record PassphraseWork(IKeyPresentation Answer, TaskCompletionSource<bool> EveryGuestRuns) : WatchWork;
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
@@ -95,6 +103,7 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
             _stopping = cancellationToken;
             _networkRoundQueued = queue.Writer.TryWrite(new NetworkRound());
             Enqueue(queue.Writer, initial);
+            _ = queue.Writer.TryWrite(new StartUpDone());
             log.Notice(string.Create(CultureInfo.InvariantCulture,
                 $"watching for key sticks ({options.Filter}){(options.LockOnRemoval ? ", locking when the unlocking stick is removed" : "")}; {initial.Count} present at start"));
             NotifySystemd("READY=1\nSTATUS=watching for key sticks");
@@ -123,6 +132,8 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
 
             queue.Writer.TryComplete();
             await worker.ConfigureAwait(false);
+            await (_passwordRequest?.StoppedAsync() ?? Task.CompletedTask).ConfigureAwait(false);
+            DisposeUnrunAnswers(queue.Reader);
             await metricsLoop.ConfigureAwait(false);
             if (_shareWindow.Wipe() is > 0 and var wiped)
             {
@@ -183,6 +194,8 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
         DeviceWork { Change: var change } => LockIfUnlockedByAsync(change.Disk, cancellationToken),
         NetworkRound => RunNetworkRoundAsync(cancellationToken),
         ShareWindowCheck => ExpireShareWindow(),
+        StartUpDone => AskPasswordIfWanted(cancellationToken),
+        PassphraseWork passphrase => RunPassphraseAsync(passphrase, cancellationToken),
         _ => throw new ArgumentOutOfRangeException(nameof(work)),
     };
 
@@ -190,6 +203,7 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
     {
         DeviceWork device => device.Change.Disk.Name,
         NetworkRound => "Tang",
+        PassphraseWork or StartUpDone => "password agent",
         _ => "quorum window",
     };
 
@@ -215,7 +229,7 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
             LogFinished("Tang", outcome, report);
         }
 
-        AfterRun();
+        AfterRun(outcome);
     }
 
     private Task ExpireShareWindow()
@@ -232,10 +246,15 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
         return Task.CompletedTask;
     }
 
-    /// <summary>After every run: the quorum window's news, and the next Tang round when bindings
-    /// still gave no key.</summary>
-    private void AfterRun()
+    /// <summary>After every run: the quorum window's news, the next Tang round when bindings
+    /// still gave no key, and no passphrase request once every guest runs.</summary>
+    private void AfterRun(UnlockOutcome outcome)
     {
+        if (outcome.Report is { } report && report.Totals.GuestsRunning >= report.Totals.GuestsInScope)
+        {
+            _passwordRequest?.Withdraw();
+        }
+
         _shareWindow.AfterRun();
         foreach (var waiting in _shareWindow.Waiting())
         {
@@ -353,7 +372,7 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
 
             // The stick first; the Tang bindings only when its keys leave guests off.
             var outcome = await new UnlockEngine(options.Unlock, log).RunLockedAsync([stick, _tang], _shareWindow, cancellationToken).ConfigureAwait(false);
-            AfterRun();
+            AfterRun(outcome);
             if (outcome.Report is not { } unlock)
             {
                 log.Warning(string.Create(CultureInfo.InvariantCulture, $"{disk.Name}: unlock ended without a report (exit {ExitCodes.Of(outcome.Ending)})"));
@@ -364,6 +383,91 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
             if (unlock.Guests.Any(g => g.Outcome == GuestOutcome.Started))
             {
                 _unlockedBy[disk.Name] = disk;
+            }
+        }
+    }
+
+    /// <summary>After the start-up work (the sticks present, the first Tang round): with
+    /// --ask-password, the guests still off are asked for through systemd's password agents.</summary>
+    private Task AskPasswordIfWanted(CancellationToken cancellationToken)
+    {
+        if (!options.AskPassword)
+        {
+            return Task.CompletedTask;
+        }
+
+        _passwordRequest = new WatchPasswordRequest(
+            log,
+            WaitingContainers,
+            SubmitAnswer,
+            options.PasswordRequestCheck,
+            options.PasswordRequestPause);
+        _passwordRequest.Start(cancellationToken);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The guests still off, for the password request; its own quiet engine, since the
+    /// check runs every few seconds and the runs log any configuration problem.</summary>
+    private IReadOnlyList<ContainerInScope>? WaitingContainers()
+    {
+        using var quiet = new ActivityLog(null, null);
+        return new UnlockEngine(options.Unlock, quiet).WaitingContainers();
+    }
+
+    /// <summary>Queues an answer for the worker; true once its run left every guest in scope running.</summary>
+    private Task<bool> SubmitAnswer(IKeyPresentation answer, CancellationToken cancellationToken)
+    {
+        var work = new PassphraseWork(answer, new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
+        if (!_queue!.TryWrite(work))
+        {
+            // The service is stopping: the answer is zeroed, not run.
+            answer.Dispose();
+            return Task.FromCanceled<bool>(new CancellationToken(canceled: true));
+        }
+
+        return work.EveryGuestRuns.Task.WaitAsync(cancellationToken);
+    }
+
+    private async Task RunPassphraseAsync(PassphraseWork work, CancellationToken cancellationToken)
+    {
+        // The run takes the answer over; whatever it does not take is zeroed here.
+        using var answer = new PresentedSource("a passphrase from a password agent", work.Answer);
+        try
+        {
+            foreach (var rejected in work.Answer.Report.Rejected)
+            {
+                log.Warning($"password agent: {rejected.Name}: {rejected.Reason}");
+            }
+
+            if (work.Answer.Keys.Count == 0)
+            {
+                return;
+            }
+
+            using var runLock = AcquireRunLock("password agent", cancellationToken);
+            var outcome = await new UnlockEngine(options.Unlock, log).RunLockedAsync([answer, _tang], _shareWindow, cancellationToken).ConfigureAwait(false);
+            AfterRun(outcome);
+            if (outcome.Report is { } report)
+            {
+                LogFinished("password agent", outcome, report);
+                work.EveryGuestRuns.TrySetResult(report.Totals.GuestsRunning >= report.Totals.GuestsInScope);
+            }
+        }
+        finally
+        {
+            work.EveryGuestRuns.TrySetResult(false);
+        }
+    }
+
+    /// <summary>Answers queued when the service stopped: zeroed, never run.</summary>
+    private static void DisposeUnrunAnswers(ChannelReader<WatchWork> queue)
+    {
+        while (queue.TryRead(out var work))
+        {
+            if (work is PassphraseWork passphrase)
+            {
+                passphrase.Answer.Dispose();
+                passphrase.EveryGuestRuns.TrySetCanceled();
             }
         }
     }
@@ -421,8 +525,13 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
     private FileLock AcquireRunLock(string waiter, CancellationToken cancellationToken) =>
         RunLock.AcquireForService(log, waiter, cancellationToken);
 
-    /// <summary>Wipes the quorum shares still held, however the service ends.</summary>
-    public void Dispose() => _shareWindow.Dispose();
+    /// <summary>Wipes the quorum shares still held, however the service ends (RunAsync has
+    /// waited for the password request to go).</summary>
+    public void Dispose()
+    {
+        _shareWindow.Dispose();
+        _passwordRequest?.Dispose();
+    }
 
     private void NotifySystemd(string state)
     {

@@ -8,8 +8,11 @@ namespace LuksVirt.Tests.Quorum;
 internal static class QuorumGuests
 {
     /// <summary>A guest whose disk has an administrator's key in slot 0 (never presented) and a
-    /// <paramref name="threshold"/>-of-n quorum slot; returns the guest and each holder's share file.</summary>
-    public static (TestGuest Guest, IReadOnlyDictionary<string, string> Shares) Define(UnlockScenario s, string role, IReadOnlyList<string> holders, int threshold)
+    /// <paramref name="threshold"/>-of-n quorum slot; returns the guest and each holder's share file.
+    /// <paramref name="alsoEnrol"/>, given the disk and the administrator's key, adds more before
+    /// the guest is defined (a Tang binding beside the quorum).</summary>
+    public static (TestGuest Guest, IReadOnlyDictionary<string, string> Shares) Define(
+        UnlockScenario s, string role, IReadOnlyList<string> holders, int threshold, Action<TestDisk, TestKey>? alsoEnrol = null)
     {
         var admin = s.NewKey("admin");
         var disk = s.Guests.CreateDisk($"{role}-d0", "vda", new Dictionary<int, TestKey> { [0] = admin });
@@ -22,6 +25,16 @@ internal static class QuorumGuests
                 "--key-file", adminFile, "--keys-out", keysOut])
             .EnsureSuccess("keys add --quorum");
         var shares = holders.ToDictionary(h => h, h => Assert.Single(Directory.GetFiles(keysOut, $"luks-{h}.*")));
+        alsoEnrol?.Invoke(disk, admin);
         return (s.Guests.Define(EncryptedGuests.UniqueName(role), disk), shares);
+    }
+
+    /// <summary>Drops a copy of a holder's share file into the key directory (as
+    /// <paramref name="name"/>, or its own name), as a holder would.</summary>
+    public static void Present(UnlockScenario s, string shareFile, string? name = null)
+    {
+        var target = Path.Combine(s.KeyDirectory, name ?? Path.GetFileName(shareFile));
+        File.Copy(shareFile, target);
+        File.SetUnixFileMode(target, UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
 }

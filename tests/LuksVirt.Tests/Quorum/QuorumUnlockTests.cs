@@ -22,12 +22,7 @@ public sealed class QuorumUnlockTests(LibvirtdFixture libvirtd) : IDisposable
     private (TestGuest Guest, IReadOnlyDictionary<string, string> Shares) QuorumGuest(string role) =>
         QuorumGuests.Define(_scenario, role, Holders, threshold: 2);
 
-    private void Present(string shareFile, string? name = null)
-    {
-        var target = Path.Combine(_scenario.KeyDirectory, name ?? Path.GetFileName(shareFile));
-        File.Copy(shareFile, target);
-        File.SetUnixFileMode(target, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-    }
+    private void Present(string shareFile, string? name = null) => QuorumGuests.Present(_scenario, shareFile, name);
 
     [Fact]
     public void Two_holders_shares_start_the_guest_and_one_holders_share_alone_does_not()

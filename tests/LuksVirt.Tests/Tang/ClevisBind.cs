@@ -13,9 +13,16 @@ internal static class ClevisBind
     {
         var enrolment = s.NewKey("enrolment");
         var disk = s.Guests.CreateDisk(name, targetDev, new Dictionary<int, TestKey> { [0] = enrolment });
-        var configuration = $$"""{"url":"{{server.Url}}","thp":"{{server.SigningKeyThumbprint}}"}""";
-        ToolRunner.Run("clevis", ["luks", "bind", "-y", "-d", disk.Path, "-k", "-", "tang", configuration], enrolment.Secret.Span.ToArray())
-            .EnsureSuccess("clevis luks bind");
+        Bind(disk, enrolment, server);
         return disk;
+    }
+
+    /// <summary>Binds <paramref name="disk"/> to <paramref name="server"/>, authorised by
+    /// <paramref name="existing"/> (a key of one of its slots); clevis adds a slot of its own.</summary>
+    public static void Bind(TestDisk disk, TestKey existing, TangServer server)
+    {
+        var configuration = $$"""{"url":"{{server.Url}}","thp":"{{server.SigningKeyThumbprint}}"}""";
+        ToolRunner.Run("clevis", ["luks", "bind", "-y", "-d", disk.Path, "-k", "-", "tang", configuration], existing.Secret.Span.ToArray())
+            .EnsureSuccess("clevis luks bind");
     }
 }

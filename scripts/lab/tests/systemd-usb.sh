@@ -143,6 +143,6 @@ check_eq purged "dpkg keeps nothing of luksvirt (not even config-files)" "" "$(d
 left=$(while read -r f; do [ "$f" = /. ] || [ ! -e "$f" ] || [ -d "$f" -a "${f#/usr/share/doc/luksvirt}" = "$f" -a "${f#/etc/luksvirt}" = "$f" ] || echo "$f"; done </tmp/luksvirt.files)
 check_eq purge-files "none of the package's files (nor its own directories) is left" "" "$left"
 [ -z "$left" ] || ls -la $left
-check_eq purge-state "state file, log and service link are gone" "" \
-  "$(ls -d /var/lib/luksvirt/state.json /var/log/luksvirt.log /etc/systemd/system/multi-user.target.wants/luksvirt.service 2>/dev/null)"
+check_eq purge-state "state file, lock notice, log and service link are gone" "" \
+  "$(ls -d /var/lib/luksvirt/state.json /var/lib/luksvirt/lock-notice /var/log/luksvirt.log /etc/systemd/system/multi-user.target.wants/luksvirt.service 2>/dev/null)"
 check_eq purge-keeps-backup "the header backup is kept" yes "$(test -f /var/lib/luksvirt/web-d0.header && echo yes)"

@@ -17,8 +17,7 @@ public static class QuorumWaitingFile
     public const string FileName = "quorum-waiting.json";
 
     /// <summary>The file beside the state file <paramref name="statePath"/>.</summary>
-    public static string PathBeside(string statePath) =>
-        Path.Combine(Path.GetDirectoryName(Path.GetFullPath(statePath)) ?? "/", FileName);
+    public static string PathBeside(string statePath) => StateDirectory.FileBeside(statePath, FileName);
 
     /// <summary>Records what <paramref name="window"/> waits for, or removes the file when nothing waits.</summary>
     public static void Write(string path, QuorumShareWindow window)

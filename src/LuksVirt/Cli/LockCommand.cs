@@ -3,6 +3,7 @@ using LuksVirt.Core.Inventory;
 using LuksVirt.Core.Lock;
 using LuksVirt.Core.Logging;
 using LuksVirt.Core.Runs;
+using LuksVirt.Core.State;
 using LuksVirt.Interop.Libvirt;
 using Spectre.Console;
 
@@ -46,6 +47,7 @@ internal static class LockCommand
                 using var runLock = RunLock.AcquireForCommand(log, interrupted.Token);
                 var locker = new HostLocker(parse.GetValue(global.Connect)!, parse.GetValue(global.Config), parse.GetValue(vms) ?? [], TimeSpan.FromSeconds(seconds), log);
                 report = await locker.RunAsync(interrupted.Token).ConfigureAwait(false);
+                TellTheWatchService(parse.GetValue(global.State)!, log);
             }
             catch (OperationCanceledException)
             {
@@ -75,6 +77,20 @@ internal static class LockCommand
             return report.Succeeded ? ExitCodes.Success : ExitCodes.Failure;
         });
         return command;
+    }
+
+    /// <summary>A running watch service keeps quorum shares in its own memory: the notice makes
+    /// it wipe them (a lock takes every key off the host).</summary>
+    private static void TellTheWatchService(string statePath, ActivityLog log)
+    {
+        try
+        {
+            LockNotice.Post(LockNotice.PathBeside(statePath), TimeProvider.System);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.Warning($"cannot tell a running watch service to wipe the quorum shares it keeps: {e.Message}; systemctl stop luksvirt wipes them");
+        }
     }
 
     private static void Render(LockReport report)

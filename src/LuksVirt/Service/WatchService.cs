@@ -64,6 +64,9 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
 
     private sealed record ShareWindowCheck : WatchWork;
 
+    /// <summary><c>luksvirt lock</c> (another process) locked the host: the shares kept are wiped.</summary>
+    private sealed record LockNoticed : WatchWork;
+
     /// <summary>The start-up work is done: with --ask-password, guests still off are asked for.</summary>
     private sealed record StartUpDone : WatchWork;
 
@@ -104,6 +107,7 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
             _networkRoundQueued = queue.Writer.TryWrite(new NetworkRound());
             Enqueue(queue.Writer, initial);
             _ = queue.Writer.TryWrite(new StartUpDone());
+            using var lockNotices = WatchLockNotices(queue.Writer);
             log.Notice(string.Create(CultureInfo.InvariantCulture,
                 $"watching for key sticks ({options.Filter}){(options.LockOnRemoval ? ", locking when the unlocking stick is removed" : "")}; {initial.Count} present at start"));
             NotifySystemd("READY=1\nSTATUS=watching for key sticks");
@@ -195,6 +199,7 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
         NetworkRound => RunNetworkRoundAsync(cancellationToken),
         ShareWindowCheck => ExpireShareWindow(),
         StartUpDone => AskPasswordIfWanted(cancellationToken),
+        LockNoticed => WipeSharesAfterLock(),
         PassphraseWork passphrase => RunPassphraseAsync(passphrase, cancellationToken),
         _ => throw new ArgumentOutOfRangeException(nameof(work)),
     };
@@ -204,6 +209,7 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
         DeviceWork device => device.Change.Disk.Name,
         NetworkRound => "Tang",
         PassphraseWork or StartUpDone => "password agent",
+        LockNoticed => "lock",
         _ => "quorum window",
     };
 
@@ -230,6 +236,53 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
         }
 
         AfterRun(outcome);
+    }
+
+    /// <summary>Watches for <c>luksvirt lock</c>'s notice beside the state file; null (and a
+    /// warning) when its directory cannot be watched.</summary>
+    private FileSystemWatcher? WatchLockNotices(ChannelWriter<WatchWork> queue)
+    {
+        var directory = Path.GetDirectoryName(LockNotice.PathBeside(options.Unlock.StatePath))!;
+        try
+        {
+            // The state file's directory, made as the state store makes it: root's alone.
+            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            var watcher = new FileSystemWatcher(directory)
+            {
+                NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite,
+            };
+            // AtomicFile renames the notice into place; a hand-made one may be created or written.
+            void Noticed(object sender, FileSystemEventArgs e)
+            {
+                if (e.Name == LockNotice.FileName)
+                {
+                    _ = queue.TryWrite(new LockNoticed());
+                }
+            }
+
+            watcher.Created += Noticed;
+            watcher.Changed += Noticed;
+            watcher.Renamed += Noticed;
+            watcher.EnableRaisingEvents = true;
+            return watcher;
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)
+        {
+            log.Warning($"cannot watch for luksvirt lock ({e.Message}): quorum shares kept are wiped when the window expires or the service stops, not on a lock");
+            return null;
+        }
+    }
+
+    private Task WipeSharesAfterLock()
+    {
+        if (_shareWindow.Wipe() is > 0 and var wiped)
+        {
+            log.Notice(string.Create(CultureInfo.InvariantCulture,
+                $"luksvirt lock ran: {wiped} quorum share(s) wiped; the next holder's stick starts a fresh count"));
+        }
+
+        PublishQuorumWaiting();
+        return Task.CompletedTask;
     }
 
     private Task ExpireShareWindow()

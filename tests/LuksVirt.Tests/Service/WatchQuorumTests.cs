@@ -81,6 +81,34 @@ public sealed class WatchQuorumTests(LibvirtdFixture libvirtd, ITestOutputHelper
     }
 
     [Fact]
+    public async Task A_lock_by_another_process_wipes_the_shares_and_the_next_stick_starts_a_fresh_count()
+    {
+        var (guest, shares) = QuorumGuests.Define(_scenario, "wql", Holders, threshold: 2);
+        var alice = ShareStick("alice.img", shares["alice"]);
+        var bob = ShareStick("bob.img", shares["bob"]);
+        using var watch = StartWatch();
+        await watch.WaitReadyAsync(Bound);
+
+        using (var first = LoopDevice.Attach(alice.Path))
+        {
+            await watch.WaitForLineAsync($"{first.Name}: unlock finished", Bound);
+        }
+
+        Assert.Single(StatusQuorumWaiting());
+        Assert.Equal(0, _scenario.Lock().ExitCode);
+        var wiped = await watch.WaitForLineAsync("luksvirt lock ran: 1 quorum share(s) wiped", Bound);
+        Assert.Empty(StatusQuorumWaiting());
+
+        using var second = LoopDevice.Attach(bob.Path);
+        var waiting = await watch.WaitForLineAsync("quorum not met: ", Bound, from: wiped);
+        await watch.WaitForLineAsync($"{second.Name}: unlock finished", Bound, from: wiped);
+
+        Assert.Contains("1 of 2 holders present (bob), waiting for alice or carol", watch.Lines[waiting], StringComparison.Ordinal);
+        Assert.Equal(DomainState.Shutoff, _scenario.Guests.StateOf(guest));
+        Assert.Equal(0, watch.Terminate(Bound));
+    }
+
+    [Fact]
     public async Task A_watch_killed_mid_quorum_leaves_no_share_on_the_host()
     {
         var (guest, shares) = QuorumGuests.Define(_scenario, "wqk", Holders, threshold: 2);

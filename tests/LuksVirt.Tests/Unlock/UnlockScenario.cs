@@ -88,7 +88,7 @@ public sealed class UnlockScenario : IDisposable
     public ToolResult Unlock(params string[] extra) => LuksVirtCli.Run(UnlockArguments(extra));
 
     public ToolResult Lock(int timeoutSeconds = 1) => LuksVirtCli.Run(
-        ["lock", "--config", ConfigPath, "--log", LogPath, "--json", "--timeout", timeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), .. GuestArguments()]);
+        ["lock", "--config", ConfigPath, "--state", StatePath, "--log", LogPath, "--json", "--timeout", timeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), .. GuestArguments()]);
 
     public static JsonElement Json(ToolResult result)
     {

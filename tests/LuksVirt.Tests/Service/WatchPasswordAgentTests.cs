@@ -14,7 +14,8 @@ namespace LuksVirt.Tests.Service;
 /// at start-up: the service posts a request through /run/systemd/ask-password naming the guests
 /// that wait, answered here by <see cref="MinimalPasswordAgent"/> (the real
 /// <c>systemd-tty-ask-password-agent</c> answers it in the lab, with systemd as PID 1). A wrong
-/// answer is asked again and the right one starts the guests; the request is withdrawn when a
+/// answer is asked again and the right one starts the guests, after which no copy of the
+/// passphrase is in the service's memory; the request is withdrawn when a
 /// stick or another process opens them first.
 /// </summary>
 [Collection(LibvirtdFixture.CollectionName)]
@@ -57,6 +58,12 @@ public sealed class WatchPasswordAgentTests(LibvirtdFixture libvirtd, ITestOutpu
         Assert.Contains("(2 started, 0 already running)", watch.Lines[finished], StringComparison.Ordinal);
         await watch.WaitForLineAsync("the passphrase started every guest in scope; nothing more is asked", Bound, from: finished);
         Assert.DoesNotContain(_agent.Pending(), r => r.Message.Contains(db.Name, StringComparison.Ordinal));
+
+        // The run is over (the asking task heard so): no copy of the passphrase is left anywhere
+        // in the memory of the still-running service.
+        var scan = new ProcessMemoryScanner([typed]).Scan(watch.ProcessId);
+        Assert.Empty(scan.Hits);
+        Assert.True(scan.BytesScanned > 16L * 1024 * 1024, $"only {scan.BytesScanned} bytes of the watch's memory were read");
         Assert.Equal(0, watch.Terminate(Bound));
         output.WriteLine(watch.Log);
         Assert.DoesNotContain(_right, watch.Log, StringComparison.Ordinal);

@@ -62,19 +62,10 @@ public sealed class UnlockEngine(UnlockOptions options, ActivityLog log)
 
         using (runLock)
         {
-            var presented = new List<IKeyPresentation>();
             // Quorum shares from any source are held here until their quorum is met, and wiped
-            // with the rest when the run ends: trials only ever see whole keys.
+            // with the rest when the run ends (before the lock goes): trials only see whole keys.
             using var shares = new QuorumShares();
-            try
-            {
-                return await RunBatchesAsync([.. sources.Select(shares.Over)], presented, stop.Token).ConfigureAwait(false);
-            }
-            finally
-            {
-                // Zeroed before the lock goes, as they always were.
-                presented.ForEach(p => p.Dispose());
-            }
+            return await RunBatchesAsync([.. sources.Select(shares.Over)], stop.Token).ConfigureAwait(false);
         }
     }
 
@@ -95,10 +86,21 @@ public sealed class UnlockEngine(UnlockOptions options, ActivityLog log)
             return refused;
         }
 
+        return await RunBatchesAsync([.. sources.Select(shareWindow.Shares.Over)], cancellationToken, nothingPresentedIsAnError: false).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Reads the sources one after the other and runs on each batch with every key presented so
+    /// far; whatever happens, every batch is zeroed before it returns. A source refused before any
+    /// key was used refuses the run (nothing changed); a failure after a run ends with that run's
+    /// report.
+    /// </summary>
+    private async Task<UnlockOutcome> RunBatchesAsync(IReadOnlyList<IKeySource> sources, CancellationToken cancellationToken, bool nothingPresentedIsAnError = true)
+    {
         var presented = new List<IKeyPresentation>();
         try
         {
-            return await RunBatchesAsync([.. sources.Select(shareWindow.Shares.Over)], presented, cancellationToken, nothingPresentedIsAnError: false).ConfigureAwait(false);
+            return await ReadAndRunAsync(sources, presented, nothingPresentedIsAnError, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -106,12 +108,9 @@ public sealed class UnlockEngine(UnlockOptions options, ActivityLog log)
         }
     }
 
-    /// <summary>
-    /// Reads the sources one after the other (<paramref name="presented"/> collects the batches
-    /// for the caller to dispose) and runs on each batch. A source refused before any key was used
-    /// refuses the run (nothing changed); a failure after a run ends with that run's report.
-    /// </summary>
-    private async Task<UnlockOutcome> RunBatchesAsync(IReadOnlyList<IKeySource> sources, List<IKeyPresentation> presented, CancellationToken cancellationToken, bool nothingPresentedIsAnError = true)
+    /// <summary><see cref="RunBatchesAsync(IReadOnlyList{IKeySource}, CancellationToken, bool)"/>'s
+    /// work; <paramref name="presented"/> collects the batches for it to zero.</summary>
+    private async Task<UnlockOutcome> ReadAndRunAsync(IReadOnlyList<IKeySource> sources, List<IKeyPresentation> presented, bool nothingPresentedIsAnError, CancellationToken cancellationToken)
     {
         UnlockOutcome? last = null;
         var context = new KeySourceContext(ContainersInScope);

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using LuksVirt.Core.Devices;
+using LuksVirt.Core.KeySources.KeyDirectory;
 using LuksVirt.Core.KeySources.Passphrase;
 using LuksVirt.Core.KeySources.Quorum;
 using LuksVirt.Core.Logging;
@@ -48,6 +49,10 @@ internal static class WatchCommand
             Description = "minutes after start-up during which Tang bindings that give no key (network or server not up yet) are tried again, with growing pauses up to a minute; 0: try once",
             DefaultValueFactory = _ => 15,
         };
+        var keys = new Option<string?>("--keys")
+        {
+            Description = $"also unlock with key files (holders' shares too) dropped into this directory, e.g. {KeyDirectorySource.DefaultDirectory}; it must exist, root's alone (install -d -m 0700 DIR)",
+        };
         var askPassword = new Option<bool>("--ask-password")
         {
             Description = $"when guests stay off after start-up (no stick, no Tang), ask for a passphrase through systemd's password agents ({PasswordAgentKeySource.SystemDirectory}; answer with systemd-tty-ask-password-agent --query); withdrawn once they run",
@@ -63,6 +68,7 @@ internal static class WatchCommand
         command.Options.Add(quorumWindow);
         command.Options.Add(tangRetry);
         command.Options.Add(askPassword);
+        command.Options.Add(keys);
         command.SetAction(async (parse, cancellationToken) =>
         {
             ProcessHardening.DisableDumping();
@@ -82,6 +88,7 @@ internal static class WatchCommand
                 .Append(MetricsFileProblem(parse.GetValue(metricsFile)))
                 .Append(Duration.TryParse(parse.GetValue(quorumWindow), out _) ? null : "--quorum-window must be a positive duration: minutes, or a number with s, m or h (90s, 15m, 1h)")
                 .Append(parse.GetValue(tangRetry) < 0 ? "--tang-retry must be 0 or more minutes" : null)
+                .Append(parse.GetValue(keys) is { } keyDirectory && KeyDirectorySource.Problem(keyDirectory) is { } problem ? $"--keys: {problem}" : null)
                 .OfType<string>().ToList();
             if (problems.Count > 0)
             {
@@ -107,6 +114,7 @@ internal static class WatchCommand
                 QuorumWindow = Duration.TryParse(parse.GetValue(quorumWindow), out var window) ? window : QuorumShareWindow.DefaultLength,
                 NetworkRetryFor = TimeSpan.FromMinutes(parse.GetValue(tangRetry)),
                 AskPassword = parse.GetValue(askPassword),
+                KeyDirectory = parse.GetValue(keys) is { } directory ? Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)) : null,
             };
 
             using var stopping = StopSignals.Listen(cancellationToken);

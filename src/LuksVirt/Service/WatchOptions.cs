@@ -38,6 +38,9 @@ internal sealed record WatchOptions
     /// <summary>How long one request to one Tang server may take.</summary>
     public TimeSpan TangTimeout { get; init; } = LuksVirt.Core.KeySources.Tang.TangKeySource.DefaultTimeout;
 
+    /// <summary>A key directory watched for key files dropped into it; null: none.</summary>
+    public string? KeyDirectory { get; init; }
+
     /// <summary>When guests stay off after start-up, ask for a passphrase through systemd's
     /// password agents.</summary>
     public bool AskPassword { get; init; }

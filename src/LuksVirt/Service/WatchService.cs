@@ -6,6 +6,7 @@ using LuksVirt.Core.Activation;
 using LuksVirt.Core.Devices;
 using LuksVirt.Core.Inventory;
 using LuksVirt.Core.KeySources;
+using LuksVirt.Core.KeySources.KeyDirectory;
 using LuksVirt.Core.KeySources.Quorum;
 using LuksVirt.Core.KeySources.Tang;
 using LuksVirt.Core.KeySources.UsbStick;
@@ -53,6 +54,7 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
     private CancellationToken _stopping;
     private MetricsFile? _metrics;
     private WatchPasswordRequest? _passwordRequest;
+    private int _keyDirectoryQueued;
 
     /// <summary>What the worker does next: a stick came or went, the Tang bindings are due, or
     /// the quorum window may have expired.</summary>
@@ -63,6 +65,9 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
     private sealed record NetworkRound : WatchWork;
 
     private sealed record ShareWindowCheck : WatchWork;
+
+    /// <summary>Files appeared in the key directory (<c>--keys</c>).</summary>
+    private sealed record KeyDirectoryWork : WatchWork;
 
     /// <summary><c>luksvirt lock</c> (another process) locked the host: the shares kept are wiped.</summary>
     private sealed record LockNoticed : WatchWork;
@@ -106,6 +111,7 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
             _stopping = cancellationToken;
             _networkRoundQueued = queue.Writer.TryWrite(new NetworkRound());
             Enqueue(queue.Writer, initial);
+            using var keyFiles = WatchKeyDirectory(queue.Writer);
             _ = queue.Writer.TryWrite(new StartUpDone());
             using var lockNotices = WatchLockNotices(queue.Writer);
             log.Notice(string.Create(CultureInfo.InvariantCulture,
@@ -200,6 +206,7 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
         ShareWindowCheck => ExpireShareWindow(),
         StartUpDone => AskPasswordIfWanted(cancellationToken),
         LockNoticed => WipeSharesAfterLock(),
+        KeyDirectoryWork => UnlockFromKeyDirectoryAsync(options.KeyDirectory!, cancellationToken),
         PassphraseWork passphrase => RunPassphraseAsync(passphrase, cancellationToken),
         _ => throw new ArgumentOutOfRangeException(nameof(work)),
     };
@@ -210,6 +217,7 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
         NetworkRound => "Tang",
         PassphraseWork or StartUpDone => "password agent",
         LockNoticed => "lock",
+        KeyDirectoryWork => "key directory",
         _ => "quorum window",
     };
 
@@ -236,6 +244,63 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
         }
 
         AfterRun(outcome);
+    }
+
+    /// <summary>With <c>--keys</c>: key files dropped into the directory (by an administrator over
+    /// SSH, a holder's share) are read like a stick's, the ones there at start-up first. Events
+    /// are gathered for a moment, so that a file still being written is read whole.</summary>
+    private FileSystemWatcher? WatchKeyDirectory(ChannelWriter<WatchWork> queue)
+    {
+        if (options.KeyDirectory is not { } directory)
+        {
+            return null;
+        }
+
+        var watcher = new FileSystemWatcher(directory) { NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size };
+        void Dropped(object sender, FileSystemEventArgs e)
+        {
+            if (Interlocked.Exchange(ref _keyDirectoryQueued, 1) == 0)
+            {
+                Schedule(new KeyDirectoryWork(), KeyDirectorySettle);
+            }
+        }
+
+        watcher.Created += Dropped;
+        watcher.Changed += Dropped;
+        watcher.Renamed += Dropped;
+        watcher.EnableRaisingEvents = true;
+        _keyDirectoryQueued = 1;
+        _ = queue.TryWrite(new KeyDirectoryWork());
+        log.Info($"watching the key directory {directory} for key files");
+        return watcher;
+    }
+
+    /// <summary>How long the key directory must stay quiet before it is read.</summary>
+    private static readonly TimeSpan KeyDirectorySettle = TimeSpan.FromMilliseconds(500);
+
+    private async Task UnlockFromKeyDirectoryAsync(string directory, CancellationToken cancellationToken)
+    {
+        Volatile.Write(ref _keyDirectoryQueued, 0);
+        using var runLock = AcquireRunLock($"key directory {directory}", cancellationToken);
+        var clock = Stopwatch.StartNew();
+        IKeyPresentation keys;
+        try
+        {
+            keys = KeyDirectorySource.ReadNow(directory);
+        }
+        catch (IOException e)
+        {
+            log.Warning($"key directory {directory}: cannot be read, no key used: {e.Message}");
+            return;
+        }
+
+        using var source = new PresentedSource($"key directory {directory}", keys);
+        if (keys.Report is { Presented: 0, Rejected.Count: 0 })
+        {
+            return;   // our own deletions, or files that are not key files
+        }
+
+        await RunPresentedAsync($"key directory {directory}", source, keys.Report, keys.Report.Ignored.Count, clock, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Watches for <c>luksvirt lock</c>'s notice beside the state file; null (and a
@@ -402,42 +467,49 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
         }
 
         // The run takes the keys over; whatever it does not take is zeroed here.
-        using (var stick = new PresentedSource($"USB stick {disk.DeviceNode}", keys))
+        using var stick = new PresentedSource($"USB stick {disk.DeviceNode}", keys);
+        var unlock = await RunPresentedAsync(disk.Name, stick, keys.Report, keys.IgnoredCount, clock, cancellationToken).ConfigureAwait(false);
+        if (unlock is not null && unlock.Guests.Any(g => g.Outcome == GuestOutcome.Started))
         {
-            var report = keys.Report;
-            log.Info(string.Create(CultureInfo.InvariantCulture,
-                $"{disk.Name}: {report.Presented} key(s) read in {clock.Elapsed.TotalMilliseconds:0.0} ms; {report.Rejected.Count} rejected, {keys.IgnoredCount} other file(s) ignored"));
-            foreach (var rejected in report.Rejected)
-            {
-                log.Warning($"{disk.Name}: key file rejected: {rejected.Name}: {rejected.Reason}");
-            }
-
-            foreach (var skipped in report.Skipped)
-            {
-                log.Warning($"{disk.Name}: skipped on the stick: {skipped.Where}: {skipped.Reason}");
-            }
-
-            if (report.Presented == 0)
-            {
-                log.Info($"{disk.Name}: no key files on it; nothing to unlock");
-                return;
-            }
-
-            // The stick first; the Tang bindings only when its keys leave guests off.
-            var outcome = await new UnlockEngine(options.Unlock, log).RunLockedAsync([stick, _tang], _shareWindow, cancellationToken).ConfigureAwait(false);
-            AfterRun(outcome);
-            if (outcome.Report is not { } unlock)
-            {
-                log.Warning(string.Create(CultureInfo.InvariantCulture, $"{disk.Name}: unlock ended without a report (exit {ExitCodes.Of(outcome.Ending)})"));
-                return;
-            }
-
-            LogFinished(disk.Name, outcome, unlock);
-            if (unlock.Guests.Any(g => g.Outcome == GuestOutcome.Started))
-            {
-                _unlockedBy[disk.Name] = disk;
-            }
+            _unlockedBy[disk.Name] = disk;
         }
+    }
+
+    /// <summary>
+    /// A batch read from a stick or the key directory: what was read is logged (never a key),
+    /// then the run with it first and the Tang bindings after (only asked when its keys leave
+    /// guests off). Returns the run's report; null when nothing was presented or there is none.
+    /// </summary>
+    private async Task<UnlockReport?> RunPresentedAsync(string subject, PresentedSource keys, KeysReport report, int ignored, Stopwatch clock, CancellationToken cancellationToken)
+    {
+        log.Info(string.Create(CultureInfo.InvariantCulture,
+            $"{subject}: {report.Presented} key(s) read in {clock.Elapsed.TotalMilliseconds:0.0} ms; {report.Rejected.Count} rejected, {ignored} other file(s) ignored"));
+        foreach (var rejected in report.Rejected)
+        {
+            log.Warning($"{subject}: key file rejected: {rejected.Name}: {rejected.Reason}");
+        }
+
+        foreach (var skipped in report.Skipped)
+        {
+            log.Warning($"{subject}: skipped: {skipped.Where}: {skipped.Reason}");
+        }
+
+        if (report.Presented == 0)
+        {
+            log.Info($"{subject}: no key files; nothing to unlock");
+            return null;
+        }
+
+        var outcome = await new UnlockEngine(options.Unlock, log).RunLockedAsync([keys, _tang], _shareWindow, cancellationToken).ConfigureAwait(false);
+        AfterRun(outcome);
+        if (outcome.Report is not { } unlock)
+        {
+            log.Warning(string.Create(CultureInfo.InvariantCulture, $"{subject}: unlock ended without a report (exit {ExitCodes.Of(outcome.Ending)})"));
+            return null;
+        }
+
+        LogFinished(subject, outcome, unlock);
+        return unlock;
     }
 
     /// <summary>After the start-up work (the sticks present, the first Tang round): with

@@ -54,6 +54,29 @@ public sealed class WatchQuorumTests(LibvirtdFixture libvirtd, ITestOutputHelper
     }
 
     [Fact]
+    public async Task A_share_dropped_into_the_key_directory_and_one_on_a_stick_add_up_to_the_quorum()
+    {
+        var (guest, shares) = QuorumGuests.Define(_scenario, "wqd", Holders, threshold: 2);
+        var carol = ShareStick("carol.img", shares["carol"]);
+        using var watch = StartWatch("--keys", _scenario.KeyDirectory);
+        await watch.WaitReadyAsync(Bound);
+
+        QuorumGuests.Present(_scenario, shares["alice"]);   // e.g. copied in over SSH
+        var waiting = await watch.WaitForLineAsync("quorum not met: ", Bound);
+        await watch.WaitForLineAsync($"key directory {_scenario.KeyDirectory}: unlock finished", Bound);
+        Assert.Contains("1 of 2 holders present (alice), waiting for bob or carol", watch.Lines[waiting], StringComparison.Ordinal);
+        Assert.Equal(DomainState.Shutoff, _scenario.Guests.StateOf(guest));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_scenario.KeyDirectory));
+
+        using var stick = LoopDevice.Attach(carol.Path);
+        await watch.WaitForGuestsAsync(libvirtd, DomainState.Running, Bound, guest);
+        var finished = await watch.WaitForLineAsync($"{stick.Name}: unlock finished", Bound);
+
+        Assert.Contains("(1 started, 0 already running)", watch.Lines[finished], StringComparison.Ordinal);
+        Assert.Equal(0, watch.Terminate(Bound));
+    }
+
+    [Fact]
     public async Task An_expired_window_wipes_the_shares_and_the_next_stick_starts_a_fresh_count()
     {
         var (guest, shares) = QuorumGuests.Define(_scenario, "wqx", Holders, threshold: 2);

@@ -153,6 +153,23 @@ public sealed class RunInputTests : IDisposable
         Assert.Equal("precious\n", File.ReadAllText(victim));
     }
 
+    [Fact]
+    public void Watch_does_not_start_with_a_key_directory_open_to_others_and_names_the_fix()
+    {
+        var keys = _directory.PathOf("open-keys");
+        Directory.CreateDirectory(keys);
+        File.SetUnixFileMode(keys, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute);
+
+        var open = LuksVirtCli.Run(["watch", "--connect", TestDriver, "--config", ConfigPath, "--state", StatePath, "--log", LogPath, "--keys", keys], TimeSpan.FromSeconds(60));
+        var missing = LuksVirtCli.Run(["watch", "--connect", TestDriver, "--config", ConfigPath, "--state", StatePath, "--log", LogPath, "--keys", _directory.PathOf("no-such-keys")], TimeSpan.FromSeconds(60));
+
+        Assert.True(open.ExitCode == 2, open.StandardError);
+        Assert.Contains($"--keys: key directory {keys}", open.StandardError, StringComparison.Ordinal);
+        Assert.Contains("chmod", open.StandardError, StringComparison.Ordinal);
+        Assert.True(missing.ExitCode == 2, missing.StandardError);
+        Assert.Contains("does not exist", missing.StandardError, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("TERM")]
     [InlineData("INT")]

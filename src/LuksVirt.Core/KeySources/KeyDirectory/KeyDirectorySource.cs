@@ -27,6 +27,27 @@ public sealed class KeyDirectorySource : IKeySource
 
     public string Description => $"key directory {DirectoryPath}";
 
+    /// <summary>Why <paramref name="directory"/> cannot serve as a key directory (missing, a
+    /// symbolic link, open to others: the message names the fix), or null; for a service that
+    /// checks it once at start-up, before any key is dropped there.</summary>
+    public static string? Problem(string directory)
+    {
+        try
+        {
+            using var handle = TrustedKeyDirectory.Open(TrustedKeyDirectory.Normalize(directory));
+            return null;
+        }
+        catch (KeyDirectoryException e)
+        {
+            return e.Message;
+        }
+    }
+
+    /// <summary>Everything in <paramref name="directory"/> now, as one batch, for a caller that
+    /// looks at what was read before it runs (the watch service, when files are dropped there).
+    /// Throws an <see cref="IOException"/> naming the fix when the directory itself is unusable.</summary>
+    public static IKeyPresentation ReadNow(string directory) => DirectoryKeyPresentation.Read(directory);
+
     /// <summary>Throws <see cref="KeyDirectoryException"/> when the directory itself is unusable.</summary>
     public IAsyncEnumerable<IKeyPresentation> PresentAsync(KeySourceContext context, CancellationToken cancellationToken) =>
         SingleBatch.Of(() => DirectoryKeyPresentation.Read(DirectoryPath));

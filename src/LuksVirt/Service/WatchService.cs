@@ -56,8 +56,9 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
     private WatchPasswordRequest? _passwordRequest;
     private int _keyDirectoryQueued;
 
-    /// <summary>What the worker does next: a stick came or went, the Tang bindings are due, or
-    /// the quorum window may have expired.</summary>
+    /// <summary>What the worker does next: a stick came or went, files were dropped into the key
+    /// directory, the Tang bindings are due, the quorum window may have expired, <c>lock</c> ran,
+    /// the start-up work is done, or a passphrase was answered.</summary>
     private abstract record WatchWork;
 
     private sealed record DeviceWork(BlockDiskChange Change) : WatchWork;
@@ -145,13 +146,7 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
             await (_passwordRequest?.StoppedAsync() ?? Task.CompletedTask).ConfigureAwait(false);
             DisposeUnrunAnswers(queue.Reader);
             await metricsLoop.ConfigureAwait(false);
-            if (_shareWindow.Wipe() is > 0 and var wiped)
-            {
-                log.Notice(string.Create(CultureInfo.InvariantCulture, $"watch stopping: {wiped} quorum share(s) wiped"));
-            }
-
-            PublishQuorumWaiting();
-
+            WipeShares("watch stopping");
             return exitCode;
         }
     }
@@ -256,19 +251,13 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
             return null;
         }
 
-        var watcher = new FileSystemWatcher(directory) { NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size };
-        void Dropped(object sender, FileSystemEventArgs e)
+        var watcher = WatchDirectory(directory, _ =>
         {
             if (Interlocked.Exchange(ref _keyDirectoryQueued, 1) == 0)
             {
                 Schedule(new KeyDirectoryWork(), KeyDirectorySettle);
             }
-        }
-
-        watcher.Created += Dropped;
-        watcher.Changed += Dropped;
-        watcher.Renamed += Dropped;
-        watcher.EnableRaisingEvents = true;
+        });
         _keyDirectoryQueued = 1;
         _ = queue.TryWrite(new KeyDirectoryWork());
         log.Info($"watching the key directory {directory} for key files");
@@ -300,7 +289,9 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
             return;   // our own deletions, or files that are not key files
         }
 
-        await RunPresentedAsync($"key directory {directory}", source, keys.Report, keys.Report.Ignored.Count, clock, cancellationToken).ConfigureAwait(false);
+        var subject = $"key directory {directory}";
+        LogRead(subject, keys.Report, keys.Report.Ignored.Count, clock);
+        await RunPresentedAsync(subject, source, keys.Report, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Watches for <c>luksvirt lock</c>'s notice beside the state file; null (and a
@@ -312,24 +303,13 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
         {
             // The state file's directory, made as the state store makes it: root's alone.
             Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            var watcher = new FileSystemWatcher(directory)
+            return WatchDirectory(directory, name =>
             {
-                NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite,
-            };
-            // AtomicFile renames the notice into place; a hand-made one may be created or written.
-            void Noticed(object sender, FileSystemEventArgs e)
-            {
-                if (e.Name == LockNotice.FileName)
+                if (name == LockNotice.FileName)
                 {
                     _ = queue.TryWrite(new LockNoticed());
                 }
-            }
-
-            watcher.Created += Noticed;
-            watcher.Changed += Noticed;
-            watcher.Renamed += Noticed;
-            watcher.EnableRaisingEvents = true;
-            return watcher;
+            });
         }
         catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)
         {
@@ -338,16 +318,35 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
         }
     }
 
+    /// <summary>Calls <paramref name="changed"/> with the name of each file created, written or
+    /// renamed into <paramref name="directory"/> (inotify; on a thread of the runtime's own):
+    /// files are renamed into place atomically, or created and written by hand.</summary>
+    private static FileSystemWatcher WatchDirectory(string directory, Action<string?> changed)
+    {
+        var watcher = new FileSystemWatcher(directory) { NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size };
+        watcher.Created += (_, e) => changed(e.Name);
+        watcher.Changed += (_, e) => changed(e.Name);
+        watcher.Renamed += (_, e) => changed(e.Name);
+        watcher.EnableRaisingEvents = true;
+        return watcher;
+    }
+
     private Task WipeSharesAfterLock()
+    {
+        WipeShares("luksvirt lock ran", "; the next holder's stick starts a fresh count");
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Wipes the quorum shares kept, saying so ("WHY: N quorum share(s) wiped") when
+    /// there were any, and tells <c>status</c>.</summary>
+    private void WipeShares(string why, string after = "")
     {
         if (_shareWindow.Wipe() is > 0 and var wiped)
         {
-            log.Notice(string.Create(CultureInfo.InvariantCulture,
-                $"luksvirt lock ran: {wiped} quorum share(s) wiped; the next holder's stick starts a fresh count"));
+            log.Notice(string.Create(CultureInfo.InvariantCulture, $"{why}: {wiped} quorum share(s) wiped{after}"));
         }
 
         PublishQuorumWaiting();
-        return Task.CompletedTask;
     }
 
     private Task ExpireShareWindow()
@@ -368,7 +367,7 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
     /// still gave no key, and no passphrase request once every guest runs.</summary>
     private void AfterRun(UnlockOutcome outcome)
     {
-        if (outcome.Report is { } report && report.Totals.GuestsRunning >= report.Totals.GuestsInScope)
+        if (outcome.Report is { } report && EveryGuestRuns(report))
         {
             _passwordRequest?.Withdraw();
         }
@@ -384,6 +383,9 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
         ScheduleShareWindowCheck();
         ScheduleNetworkRound();
     }
+
+    /// <summary>No guest in scope is off after the run, however it ended.</summary>
+    private static bool EveryGuestRuns(UnlockReport report) => report.Totals.GuestsRunning >= report.Totals.GuestsInScope;
 
     /// <summary>For <c>luksvirt status</c>: who is present and awaited (never a share).</summary>
     private void PublishQuorumWaiting()
@@ -468,25 +470,30 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
 
         // The run takes the keys over; whatever it does not take is zeroed here.
         using var stick = new PresentedSource($"USB stick {disk.DeviceNode}", keys);
-        var unlock = await RunPresentedAsync(disk.Name, stick, keys.Report, keys.IgnoredCount, clock, cancellationToken).ConfigureAwait(false);
+        LogRead(disk.Name, keys.Report, keys.IgnoredCount, clock);
+        var unlock = await RunPresentedAsync(disk.Name, stick, keys.Report, cancellationToken).ConfigureAwait(false);
         if (unlock is not null && unlock.Guests.Any(g => g.Outcome == GuestOutcome.Started))
         {
             _unlockedBy[disk.Name] = disk;
         }
     }
 
-    /// <summary>
-    /// A batch read from a stick or the key directory: what was read is logged (never a key),
-    /// then the run with it first and the Tang bindings after (only asked when its keys leave
-    /// guests off). Returns the run's report; null when nothing was presented or there is none.
-    /// </summary>
-    private async Task<UnlockReport?> RunPresentedAsync(string subject, PresentedSource keys, KeysReport report, int ignored, Stopwatch clock, CancellationToken cancellationToken)
-    {
+    /// <summary>What a stick or the key directory gave (never a key).</summary>
+    private void LogRead(string subject, KeysReport report, int ignored, Stopwatch clock) =>
         log.Info(string.Create(CultureInfo.InvariantCulture,
             $"{subject}: {report.Presented} key(s) read in {clock.Elapsed.TotalMilliseconds:0.0} ms; {report.Rejected.Count} rejected, {ignored} other file(s) ignored"));
+
+    /// <summary>
+    /// A batch from a stick, the key directory or a password agent, under the run lock the caller
+    /// holds: what was refused is logged (never a key), then the run with the batch first and the
+    /// Tang bindings after (only asked when its keys leave guests off). Returns the run's report;
+    /// null when nothing was presented or there is none.
+    /// </summary>
+    private async Task<UnlockReport?> RunPresentedAsync(string subject, PresentedSource keys, KeysReport report, CancellationToken cancellationToken)
+    {
         foreach (var rejected in report.Rejected)
         {
-            log.Warning($"{subject}: key file rejected: {rejected.Name}: {rejected.Reason}");
+            log.Warning($"{subject}: rejected: {rejected.Name}: {rejected.Reason}");
         }
 
         foreach (var skipped in report.Skipped)
@@ -496,7 +503,7 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
 
         if (report.Presented == 0)
         {
-            log.Info($"{subject}: no key files; nothing to unlock");
+            log.Info($"{subject}: no key; nothing to unlock");
             return null;
         }
 
@@ -559,23 +566,10 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
         using var answer = new PresentedSource("a passphrase from a password agent", work.Answer);
         try
         {
-            foreach (var rejected in work.Answer.Report.Rejected)
-            {
-                log.Warning($"password agent: {rejected.Name}: {rejected.Reason}");
-            }
-
-            if (work.Answer.Keys.Count == 0)
-            {
-                return;
-            }
-
             using var runLock = AcquireRunLock("password agent", cancellationToken);
-            var outcome = await new UnlockEngine(options.Unlock, log).RunLockedAsync([answer, _tang], _shareWindow, cancellationToken).ConfigureAwait(false);
-            AfterRun(outcome);
-            if (outcome.Report is { } report)
+            if (await RunPresentedAsync("password agent", answer, work.Answer.Report, cancellationToken).ConfigureAwait(false) is { } report)
             {
-                LogFinished("password agent", outcome, report);
-                work.EveryGuestRuns.TrySetResult(report.Totals.GuestsRunning >= report.Totals.GuestsInScope);
+                work.EveryGuestRuns.TrySetResult(EveryGuestRuns(report));
             }
         }
         finally
@@ -604,13 +598,7 @@ internal sealed class WatchService(WatchOptions options, ActivityLog log) : IDis
             return;
         }
 
-        if (_shareWindow.Wipe() is > 0 and var wiped)
-        {
-            log.Notice(string.Create(CultureInfo.InvariantCulture, $"{disk.Name}: locking: {wiped} quorum share(s) wiped"));
-        }
-
-        PublishQuorumWaiting();
-
+        WipeShares($"{disk.Name}: locking");
         log.Notice($"{disk.Name}: the stick that unlocked the host was removed; locking (--lock-on-removal)");
         using var runLock = AcquireRunLock(disk.Name, cancellationToken);
         var unlock = options.Unlock;
